@@ -1,0 +1,160 @@
+//! Per-call context: who calls, through which surface, by when, and what the call produced besides
+//! its data (warnings, revision, cache status).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::CacheStatus;
+
+/// The transport a call arrived through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Surface {
+    Cli,
+    Rest,
+    WebSocket,
+    Mcp,
+    Web,
+    Internal,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Cli => "cli",
+            Surface::Rest => "rest",
+            Surface::WebSocket => "websocket",
+            Surface::Mcp => "mcp",
+            Surface::Web => "web",
+            Surface::Internal => "internal",
+        }
+    }
+}
+
+/// What a call produced besides its data; shared by clones of one context.
+#[derive(Debug, Default)]
+struct Produced {
+    warnings: Vec<String>,
+    revision: Option<String>,
+    cache: Option<CacheStatus>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub trace_id: String,
+    /// Who acts: recorded in history and events.
+    pub actor: String,
+    pub surface: Surface,
+    pub deadline: Option<Instant>,
+    /// A consistency token the caller holds (`Tinct-Consistency`): reads must not be older than it.
+    pub consistency: Option<String>,
+    produced: Arc<Mutex<Produced>>,
+}
+
+impl Context {
+    pub fn new(surface: Surface) -> Self {
+        Context {
+            trace_id: new_trace_id(),
+            actor: "anonymous".to_owned(),
+            surface,
+            deadline: None,
+            consistency: None,
+            produced: Arc::default(),
+        }
+    }
+
+    /// Keep a caller-supplied trace id when it is usable, so one id follows a request everywhere.
+    pub fn with_trace_id(mut self, trace_id: Option<&str>) -> Self {
+        if let Some(id) = trace_id.filter(|id| is_valid_trace_id(id)) {
+            self.trace_id = id.to_owned();
+        }
+        self
+    }
+
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    pub fn with_consistency(mut self, token: Option<String>) -> Self {
+        self.consistency = token;
+        self
+    }
+
+    /// A context for one item of a batch: same caller and trace, its own produced state.
+    pub fn child(&self) -> Self {
+        Context {
+            produced: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    pub fn warn(&self, warning: impl Into<String>) {
+        self.lock().warnings.push(warning.into());
+    }
+
+    pub fn set_revision(&self, revision: impl Into<String>) {
+        self.lock().revision = Some(revision.into());
+    }
+
+    pub fn set_cache(&self, status: CacheStatus) {
+        self.lock().cache = Some(status);
+    }
+
+    pub fn revision(&self) -> Option<String> {
+        self.lock().revision.clone()
+    }
+
+    pub(crate) fn take_produced(&self) -> (Vec<String>, Option<String>, Option<CacheStatus>) {
+        let mut p = self.lock();
+        (std::mem::take(&mut p.warnings), p.revision.clone(), p.cache)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Produced> {
+        // A poisoned lock only means another clone panicked mid-push; the data is still usable.
+        self.produced.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub fn new_trace_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn is_valid_trace_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_trace_id_is_kept_only_when_safe() {
+        let ctx = Context::new(Surface::Rest).with_trace_id(Some("abc-123"));
+        assert_eq!(ctx.trace_id, "abc-123");
+        let ctx = Context::new(Surface::Rest).with_trace_id(Some("bad id\n"));
+        assert_eq!(ctx.trace_id.len(), 32);
+    }
+
+    #[test]
+    fn child_shares_caller_but_not_produced_state() {
+        let ctx = Context::new(Surface::Cli).with_actor("ana");
+        ctx.warn("parent");
+        let child = ctx.child();
+        assert_eq!(child.actor, "ana");
+        assert_eq!(child.trace_id, ctx.trace_id);
+        assert!(child.take_produced().0.is_empty());
+        assert_eq!(ctx.take_produced().0, vec!["parent".to_owned()]);
+    }
+}

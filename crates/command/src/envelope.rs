@@ -1,0 +1,79 @@
+//! The CommandResult envelope: the one shape every surface returns.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{CommandError, ErrorCode};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandResult {
+    pub success: bool,
+    pub data: Option<Value>,
+    pub error: Option<ErrorBody>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    pub suggestion: Option<String>,
+    pub retryable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+impl From<CommandError> for ErrorBody {
+    fn from(e: CommandError) -> Self {
+        ErrorBody {
+            code: e.code,
+            retryable: e.code.retryable(),
+            message: e.message,
+            suggestion: e.suggestion,
+            details: e.details,
+        }
+    }
+}
+
+/// Where a read's answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    Bypass,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    pub command: String,
+    pub trace_id: String,
+    pub duration_ms: f64,
+    pub instance: String,
+    pub cache: Option<CacheStatus>,
+    /// Consistency token: the store revision a mutation committed (or a read observed).
+    pub revision: Option<String>,
+    pub command_version: Option<u32>,
+}
+
+impl CommandResult {
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.error.as_ref().map(|e| e.code)
+    }
+
+    /// HTTP status for this result on REST-like surfaces.
+    pub fn http_status(&self) -> u16 {
+        self.error_code().map_or(200, ErrorCode::http_status)
+    }
+
+    /// Exit code for the CLI.
+    pub fn exit_code(&self) -> i32 {
+        self.error_code().map_or(0, ErrorCode::exit_code)
+    }
+}

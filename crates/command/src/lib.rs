@@ -1,0 +1,15 @@
+//! The command layer: definitions, registry, context, the CommandResult envelope, the error
+//! catalogue and the middleware chain. It knows nothing of HTTP or SQL.
+
+mod context;
+mod definition;
+mod envelope;
+mod error;
+pub mod middleware;
+mod registry;
+
+pub use context::{Context, Surface, new_trace_id};
+pub use definition::{CachePolicy, CommandDef, CommandInfo, Example};
+pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};
+pub use error::{CommandError, ErrorCode};
+pub use registry::{BatchItem, BatchResult, Registry, RegistryBuilder, RegistryError};

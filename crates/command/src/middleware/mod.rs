@@ -1,0 +1,48 @@
+//! The middleware chain every call passes through, outermost first. The registry wraps the chain in
+//! trace id, timing and panic capture; the chain holds the rest (validation, cache, and later auth,
+//! rate limits, metrics) and ends in the handler.
+
+mod cache;
+mod validate;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use cache::CommandCache;
+pub use validate::ValidateInput;
+
+use crate::context::Context;
+use crate::definition::CommandDef;
+use crate::error::CommandError;
+
+/// One command invocation as it travels down the chain.
+pub struct Call {
+    pub command: Arc<CommandDef>,
+    pub input: Value,
+    pub ctx: Context,
+}
+
+#[async_trait]
+pub trait Middleware: Send + Sync {
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Value, CommandError>;
+}
+
+/// The rest of the chain after the current middleware.
+pub struct Next<'a> {
+    rest: &'a [Arc<dyn Middleware>],
+}
+
+impl<'a> Next<'a> {
+    pub(crate) fn new(chain: &'a [Arc<dyn Middleware>]) -> Self {
+        Next { rest: chain }
+    }
+
+    pub async fn run(self, call: Call) -> Result<Value, CommandError> {
+        match self.rest.split_first() {
+            Some((first, rest)) => first.handle(call, Next { rest }).await,
+            None => (call.command.handler)(call.input, call.ctx).await,
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Ports (traits) the service depends on, and their adapters. The embedded defaults live here:
+//! a SQLite store, an in-process cache and an in-process event bus. Scale-out adapters (PostgreSQL,
+//! Redis) implement the same traits.
+
+mod bus;
+mod cache;
+mod error;
+mod local_bus;
+mod local_cache;
+mod model;
+mod sqlite;
+mod store;
+
+pub use bus::Bus;
+pub use cache::{Cache, CachedValue};
+pub use error::StoreError;
+pub use local_bus::LocalBus;
+pub use local_cache::LocalCache;
+pub use model::{
+    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
+};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreRead, StoreTx};

@@ -1,0 +1,108 @@
+//! Rows as the service sees them, independent of the backend.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub id: String,
+    pub parent: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNode {
+    pub id: String,
+    pub parent: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A node either defines a token or overrides the value of one it inherits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    Define,
+    Override,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Define => "define",
+            TokenKind::Override => "override",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "define" => Some(TokenKind::Define),
+            "override" => Some(TokenKind::Override),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub node: String,
+    pub path: String,
+    pub kind: TokenKind,
+    /// The DTCG type; only definitions carry one.
+    pub token_type: Option<String>,
+    pub value: Value,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub node: String,
+    pub path: Option<String>,
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub actor: String,
+    pub trace_id: String,
+    pub revision: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHistory {
+    pub node: String,
+    pub path: Option<String>,
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub actor: String,
+    pub trace_id: String,
+}
+
+/// A committed change, as instances and WebSocket clients receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEvent {
+    pub seq: i64,
+    pub revision: String,
+    pub node: String,
+    pub kind: String,
+    pub paths: Vec<String>,
+    pub actor: String,
+    pub trace_id: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub node: String,
+    pub kind: String,
+    pub paths: Vec<String>,
+    pub actor: String,
+    pub trace_id: String,
+}

@@ -1,0 +1,57 @@
+//! The Store port. Reads are one trait so that a transaction, a primary and a replica all answer
+//! them; writes happen only inside a transaction, which commits them with their history and change
+//! events (outbox) or not at all.
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::model::{
+    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenRecord,
+};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait StoreRead: Send + Sync {
+    async fn node(&self, id: &str) -> Result<Option<Node>>;
+    /// Nodes in id order after `after`; children of `parent` when given, else every node.
+    async fn nodes(&self, parent: Option<&str>, after: Option<&str>, limit: u32)
+    -> Result<Vec<Node>>;
+    async fn child_count(&self, id: &str) -> Result<u64>;
+    /// The node and its ancestors, root first; empty when the node does not exist.
+    async fn lineage(&self, id: &str) -> Result<Vec<Node>>;
+    /// The node and all its descendants, parents before children.
+    async fn subtree(&self, id: &str) -> Result<Vec<Node>>;
+    /// Every definition and override held by the given nodes.
+    async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>>;
+    async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>>;
+    /// Newest first.
+    async fn history(&self, node: &str, path: Option<&str>, limit: u32)
+    -> Result<Vec<HistoryEntry>>;
+    async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>>;
+    /// The latest committed revision.
+    async fn revision(&self) -> Result<String>;
+}
+
+#[async_trait]
+pub trait StoreTx: StoreRead {
+    /// The revision this transaction will commit as.
+    fn revision_number(&self) -> String;
+    async fn insert_node(&self, node: &NewNode) -> Result<()>;
+    async fn update_node(&self, id: &str, name: &str, description: Option<&str>) -> Result<()>;
+    /// Deletes the nodes and their tokens; callers pass children before parents.
+    async fn delete_nodes(&self, ids: &[String]) -> Result<()>;
+    async fn put_token(&self, token: &TokenRecord) -> Result<()>;
+    async fn delete_token(&self, node: &str, path: &str) -> Result<bool>;
+    async fn record(&self, entry: &NewHistory) -> Result<()>;
+    async fn emit(&self, event: &NewEvent) -> Result<()>;
+    /// Commits and returns the committed events; dropping the transaction instead rolls back.
+    async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)>;
+}
+
+#[async_trait]
+pub trait Store: StoreRead {
+    async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+    /// Where the data lives, for banners and `tinct config` (no secrets).
+    fn describe(&self) -> String;
+}
