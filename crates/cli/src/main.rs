@@ -1,1 +1,194 @@
-fn main() {}
+//! The `tinct` binary.
+
+mod args;
+mod input;
+mod output;
+mod serve;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::{Map, Value, json};
+use tinct_command::ErrorCode;
+use tinct_service::{App, Config};
+
+use args::{Cli, Command, RemoteArgs};
+use target::Target;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("could not start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}
+
+fn load_config(cli: &Cli) -> Result<Config, String> {
+    let mut flags = match serde_json::to_value(&cli.global) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    if let Command::Serve(serve) = &cli.command
+        && let Ok(Value::Object(more)) = serde_json::to_value(serve)
+    {
+        flags.extend(more);
+    }
+    Config::load(cli.global.config.as_deref(), Value::Object(flags)).map_err(|e| e.to_string())
+}
+
+async fn target(cli: &Cli, remote: &RemoteArgs) -> Result<Target, String> {
+    match &remote.remote {
+        Some(url) => Target::remote(url),
+        None => {
+            let config = load_config(cli)?;
+            serve::init_logging("warn", config.log_format);
+            let app = App::open(config).await.map_err(|e| e.to_string())?;
+            Ok(Target::Local(Box::new(app)))
+        }
+    }
+}
+
+/// Exit code of a result: 0 on success, else the code of its error.
+fn exit_of(result: &tinct_command::CommandResult) -> u8 {
+    u8::try_from(result.exit_code()).unwrap_or(1)
+}
+
+async fn run(cli: Cli) -> Result<u8, String> {
+    let json = cli.global.json;
+    match &cli.command {
+        Command::Serve(_) => {
+            let config = load_config(&cli)?;
+            serve::init_logging(&config.log, config.log_format);
+            let app = App::open(config).await.map_err(|e| e.to_string())?;
+            serve::run(app).await?;
+            Ok(0)
+        }
+        Command::Call(args) => {
+            let input = match input::build(&args.input) {
+                Ok(input) => input,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return Ok(ErrorCode::ValidationError.exit_code() as u8);
+                }
+            };
+            let target = target(&cli, &args.remote).await?;
+            let result = target.execute(&args.name, input).await;
+            output::print(&result, json);
+            Ok(exit_of(&result))
+        }
+        Command::Commands(args) => {
+            let target = target(&cli, &args.remote).await?;
+            let input = match &args.name {
+                Some(name) => json!({ "name": name }),
+                None => json!({}),
+            };
+            let result = target.execute("system.commands", input).await;
+            output::print(&result, json);
+            Ok(exit_of(&result))
+        }
+        Command::Demo(remote) => {
+            let target = target(&cli, remote).await?;
+            demo(&target, json).await
+        }
+        Command::Config => {
+            let config = load_config(&cli)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&config.masked()).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        Command::Errors => {
+            print_errors(json);
+            Ok(0)
+        }
+    }
+}
+
+async fn demo(target: &Target, json: bool) -> Result<u8, String> {
+    use tinct_service::demo;
+    let items = demo::commands();
+    let total = items.len();
+    let batch = target.execute_batch(items, true).await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&batch).unwrap_or_default()
+        );
+    }
+    let first_error = batch.results.iter().find(|r| !r.success);
+    match first_error {
+        None => {
+            if !json {
+                println!(
+                    "Loaded the demo design system: nodes {}, {} and {} ({total} commands).",
+                    demo::ROOT,
+                    demo::PRODUCT,
+                    demo::THEME
+                );
+                println!("Try:");
+                println!("  tinct call tokens.resolve node={}", demo::THEME);
+                println!(
+                    "  tinct call token.override node={} path=color.brand.primary value=#f472b6",
+                    demo::THEME
+                );
+                println!("  tinct call tokens.export node={} format=css", demo::THEME);
+            }
+            Ok(0)
+        }
+        Some(r) if batch.results.len() == 1 && r.error_code() == Some(ErrorCode::AlreadyExists) => {
+            if !json {
+                println!(
+                    "The demo is already loaded (node '{}' exists). Try: tinct call tokens.resolve node={}",
+                    demo::ROOT,
+                    demo::THEME
+                );
+            }
+            Ok(0)
+        }
+        Some(r) => {
+            if !json {
+                output::print(r, false);
+            }
+            Ok(exit_of(r))
+        }
+    }
+}
+
+fn print_errors(json: bool) {
+    if json {
+        let all: Vec<Value> = ErrorCode::ALL
+            .iter()
+            .map(|c| json!({"code": c.as_str(), "httpStatus": c.http_status(), "exitCode": c.exit_code(), "retryable": c.retryable(), "meaning": c.meaning()}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{:<20} {:>4} {:>4}  {:<9} meaning",
+        "code", "http", "exit", "retryable"
+    );
+    for c in ErrorCode::ALL {
+        println!(
+            "{:<20} {:>4} {:>4}  {:<9} {}",
+            c.as_str(),
+            c.http_status(),
+            c.exit_code(),
+            if c.retryable() { "yes" } else { "no" },
+            c.meaning()
+        );
+    }
+}

@@ -139,7 +139,8 @@ impl CommandDef {
     }
 }
 
-fn schema_of<T: JsonSchema>() -> Value {
+/// The JSON Schema of `T` as a value (draft 2020-12, as schemars writes it).
+pub fn schema_of<T: JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Bool(true))
 }
 

@@ -63,6 +63,25 @@ pub struct Metadata {
 }
 
 impl CommandResult {
+    /// A failed result for an error found before any command ran (bad JSON, unreachable server).
+    pub fn failure(command: &str, trace_id: &str, error: CommandError) -> Self {
+        CommandResult {
+            success: false,
+            data: None,
+            error: Some(error.into()),
+            warnings: Vec::new(),
+            metadata: Metadata {
+                command: command.to_owned(),
+                trace_id: trace_id.to_owned(),
+                duration_ms: 0.0,
+                instance: String::new(),
+                cache: None,
+                revision: None,
+                command_version: None,
+            },
+        }
+    }
+
     pub fn error_code(&self) -> Option<ErrorCode> {
         self.error.as_ref().map(|e| e.code)
     }

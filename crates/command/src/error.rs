@@ -115,13 +115,17 @@ impl ErrorCode {
             }
             ErrorCode::NotFound => "A node or token named in the input does not exist.",
             ErrorCode::AlreadyExists => "Something with that id or path exists already.",
-            ErrorCode::Conflict => "The change conflicts with the current state; re-read and retry.",
+            ErrorCode::Conflict => {
+                "The change conflicts with the current state; re-read and retry."
+            }
             ErrorCode::Unauthorized => "No valid credentials were given.",
             ErrorCode::Forbidden => "The credentials lack a scope the command requires.",
             ErrorCode::RateLimited => "Too many requests; retry after the indicated delay.",
             ErrorCode::Timeout => "The command did not finish before its deadline.",
             ErrorCode::ServiceUnavailable => "A backend is unavailable; retry shortly.",
-            ErrorCode::CommandNotFound => "No command has that name; list them with system.commands.",
+            ErrorCode::CommandNotFound => {
+                "No command has that name; list them with system.commands."
+            }
             ErrorCode::InternalError => "A bug in tinct; report it with the trace id.",
             ErrorCode::CircularReference => "Token aliases form a cycle; every member is named.",
             ErrorCode::BrokenReference => "A token aliases a path that does not exist.",

@@ -9,7 +9,7 @@ pub mod middleware;
 mod registry;
 
 pub use context::{Context, Surface, new_trace_id};
-pub use definition::{CachePolicy, CommandDef, CommandInfo, Example};
+pub use definition::{CachePolicy, CommandDef, CommandInfo, Example, schema_of};
 pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};
 pub use error::{CommandError, ErrorCode};
 pub use registry::{BatchItem, BatchResult, Registry, RegistryBuilder, RegistryError};

@@ -191,16 +191,18 @@ impl Registry {
         let run = AssertUnwindSafe(Next::new(&self.chain).run(call)).catch_unwind();
         let caught = match deadline {
             None => run.await,
-            Some(deadline) => match tokio::time::timeout_at(deadline.into(), run).await {
-                Ok(caught) => caught,
-                Err(_) => {
-                    return Err(CommandError::new(
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline.into(), run).await {
+                    Ok(caught) => caught,
+                    Err(_) => {
+                        return Err(CommandError::new(
                         ErrorCode::Timeout,
                         "the command did not finish before its deadline",
                     )
                     .suggest("Retry; if it keeps timing out, narrow the request or raise the timeout."));
+                    }
                 }
-            },
+            }
         };
         caught.unwrap_or_else(|panic| {
             let reason = panic

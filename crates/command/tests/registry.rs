@@ -61,28 +61,44 @@ fn fixture() -> Fixture {
     ))
     .unwrap();
     b.register(
-        CommandDef::new("echo.write", "A mutation.", |_: Empty, ctx: Context| async move {
-            ctx.set_revision("7");
-            Ok(json!({"written": true}))
-        })
+        CommandDef::new(
+            "echo.write",
+            "A mutation.",
+            |_: Empty, ctx: Context| async move {
+                ctx.set_revision("7");
+                Ok(json!({"written": true}))
+            },
+        )
         .mutation(&["echo.read"]),
     )
     .unwrap();
-    b.register(CommandDef::new("boom.panic", "Panics.", |_: Empty, _| async move {
-        if true {
-            panic!("kaboom");
-        }
-        Ok(json!(null))
-    }))
+    b.register(CommandDef::new(
+        "boom.panic",
+        "Panics.",
+        |_: Empty, _| async move {
+            if true {
+                panic!("kaboom");
+            }
+            Ok(json!(null))
+        },
+    ))
     .unwrap();
-    b.register(CommandDef::new("slow.sleep", "Sleeps.", |_: Empty, _| async move {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        Ok(json!(null))
-    }))
+    b.register(CommandDef::new(
+        "slow.sleep",
+        "Sleeps.",
+        |_: Empty, _| async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(json!(null))
+        },
+    ))
     .unwrap();
-    b.register(CommandDef::new("fail.always", "Fails.", |_: Empty, _| async move {
-        Err::<(), _>(CommandError::not_found("nothing here").suggest("look elsewhere"))
-    }))
+    b.register(CommandDef::new(
+        "fail.always",
+        "Fails.",
+        |_: Empty, _| async move {
+            Err::<(), _>(CommandError::not_found("nothing here").suggest("look elsewhere"))
+        },
+    ))
     .unwrap();
     Fixture {
         registry: b.build(),

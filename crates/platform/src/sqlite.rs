@@ -77,7 +77,11 @@ impl SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    let migrations = [(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+    let migrations = [(
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    )];
     Migrator::with_migrations(
         migrations
             .into_iter()
@@ -386,7 +390,8 @@ impl StoreTx for SqliteTx {
 
     async fn update_node(&self, id: &str, name: &str, description: Option<&str>) -> Result<()> {
         let mut conn = self.conn().await?;
-        let sql = format!("UPDATE nodes SET name = ?, description = ?, updated_at = {NOW} WHERE id = ?");
+        let sql =
+            format!("UPDATE nodes SET name = ?, description = ?, updated_at = {NOW} WHERE id = ?");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
             .bind(description)

@@ -5,9 +5,7 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{
-    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenRecord,
-};
+use crate::model::{ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenRecord};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -15,8 +13,12 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub trait StoreRead: Send + Sync {
     async fn node(&self, id: &str) -> Result<Option<Node>>;
     /// Nodes in id order after `after`; children of `parent` when given, else every node.
-    async fn nodes(&self, parent: Option<&str>, after: Option<&str>, limit: u32)
-    -> Result<Vec<Node>>;
+    async fn nodes(
+        &self,
+        parent: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Node>>;
     async fn child_count(&self, id: &str) -> Result<u64>;
     /// The node and its ancestors, root first; empty when the node does not exist.
     async fn lineage(&self, id: &str) -> Result<Vec<Node>>;
@@ -26,8 +28,12 @@ pub trait StoreRead: Send + Sync {
     async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>>;
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>>;
     /// Newest first.
-    async fn history(&self, node: &str, path: Option<&str>, limit: u32)
-    -> Result<Vec<HistoryEntry>>;
+    async fn history(
+        &self,
+        node: &str,
+        path: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>>;
     async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>>;
     /// The latest committed revision.
     async fn revision(&self) -> Result<String>;

@@ -1,1 +1,15 @@
-//! tinct-service
+//! The tinct commands, wiring the pure engine to the platform ports. Surfaces reach everything here
+//! through `App::registry`.
+
+mod app;
+pub mod commands;
+mod config;
+pub mod demo;
+mod errors;
+mod services;
+mod tree;
+mod views;
+
+pub use app::{App, StartError};
+pub use config::{Config, ConfigError, LogFormat};
+pub use services::Services;

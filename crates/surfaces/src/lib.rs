@@ -1,1 +1,7 @@
-//! tinct-surfaces
+//! Surfaces map a transport onto `Registry::execute` and the envelope back onto the transport.
+//! No business logic lives here.
+
+pub mod openapi;
+pub mod rest;
+
+pub use rest::{router, serve};

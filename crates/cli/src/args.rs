@@ -1,0 +1,113 @@
+//! Command-line grammar. Help text here is what a new user reads first, so it teaches.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+const AFTER_HELP: &str = "\
+Getting started:
+  tinct serve                      run the server on 127.0.0.1:8080 (data in ./tinct-data)
+  tinct demo                       load a sample design system into the local data
+  tinct call tokens.resolve node=acme-web-dark
+  tinct call tokens.export node=acme-web-dark format=css
+
+Exit codes: 0 success, 1 internal error, 2 invalid input, 3 not found, 4 already exists,
+5 conflict, 6 unauthorized, 7 forbidden, 8 rate limited, 9 timeout, 10 unavailable,
+11 unknown command, 12 circular reference, 13 broken reference, 14 node has children
+(`tinct errors` lists them with their meaning).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tinct",
+    version,
+    about = "Design tokens as a service: a tree of design systems, products and themes, resolved and exported.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct Global {
+    /// Configuration file (default: ./tinct.toml when present).
+    #[arg(long, global = true, env = "TINCT_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded database [env: TINCT_DATA_DIR] [default: ./tinct-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Print the full result envelope as JSON (for scripts) instead of human output.
+    #[arg(long, global = true)]
+    #[serde(skip)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (REST API) on the configured address.
+    Serve(ServeArgs),
+    /// Run one command, on the local data or against a server with --remote.
+    #[command(after_help = CALL_HELP)]
+    Call(CallArgs),
+    /// List the commands, or describe one with its input schema and examples.
+    Commands(CommandsArgs),
+    /// Load a small demo design system (a root, a product, a dark theme, ~40 tokens).
+    Demo(RemoteArgs),
+    /// Print the effective configuration (secrets masked).
+    Config,
+    /// List the error codes with their HTTP status, exit code and meaning.
+    Errors,
+}
+
+const CALL_HELP: &str = "\
+Input is built from the arguments after the command name:
+  key=value       a string field            node=acme path=color.bg.default
+  key:=json       a JSON field              limit:=10  value:='{\"value\":16,\"unit\":\"px\"}'
+  '{...}'         a whole JSON object       '{\"node\": \"acme\"}'
+  @file.json      a JSON object from a file
+  -               a JSON object from standard input
+
+Examples:
+  tinct call node.create id=acme name='Acme Design System'
+  tinct call token.add node=acme path=color.base.violet type=color value=#6d28d9
+  tinct call token.override node=acme-web-dark path=color.bg.default value=#000000
+  tinct call tokens.export node=acme format=css --remote http://127.0.0.1:8080";
+
+#[derive(Debug, Args, Serialize)]
+pub struct ServeArgs {
+    /// Address to listen on, host:port (port 0 picks a free one) [env: TINCT_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Base URL of a tinct server, e.g. http://127.0.0.1:8080 [env: TINCT_REMOTE].
+    #[arg(long, env = "TINCT_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Command name, e.g. tokens.resolve (see `tinct commands`).
+    pub name: String,
+    /// Input: key=value, key:=json, a JSON object, @file or - (see below).
+    #[arg(allow_hyphen_values = true)]
+    pub input: Vec<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CommandsArgs {
+    /// Describe this command in full.
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}

@@ -1,0 +1,74 @@
+//! `tinct serve`: logging, bind, banner, graceful shutdown on SIGINT/SIGTERM.
+
+use std::io::{IsTerminal, Write};
+
+use tinct_service::{App, LogFormat};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+pub fn init_logging(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub async fn run(app: App) -> Result<(), String> {
+    let listen = app.config.listen.clone();
+    let listener = TcpListener::bind(&listen).await.map_err(|e| {
+        format!(
+            "could not listen on {listen}: {e}; pick another address with --listen or TINCT_LISTEN"
+        )
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("could not read the bound address: {e}"))?;
+    let url = format!("http://{addr}");
+    println!(
+        "tinct {} listening on {url} (store: {})",
+        env!("CARGO_PKG_VERSION"),
+        app.services.store.describe()
+    );
+    println!("  try: curl {url}/v1/nodes");
+    println!("       tinct demo --remote {url}   # load a sample design system");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, instance = %app.services.instance, "listening");
+    let router = tinct_surfaces::router(&app);
+    tinct_surfaces::serve(listener, router, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+}

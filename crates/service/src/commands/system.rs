@@ -1,0 +1,101 @@
+//! system.commands (the catalogue) and system.health.
+
+use std::sync::{Arc, OnceLock, Weak};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tinct_command::{
+    CachePolicy, CommandDef, CommandError, CommandInfo, Context, ErrorCode, Registry,
+};
+
+use crate::errors::from_store;
+use crate::services::Services;
+
+/// The registry, known only once it is built; the catalogue command reads it from here.
+pub type RegistryCell = Arc<OnceLock<Weak<Registry>>>;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsIn {
+    /// Describe only this command.
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct CommandsOut {
+    pub commands: Vec<CommandInfo>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthOut {
+    pub status: String,
+    pub version: String,
+    pub instance: String,
+    pub store: String,
+    /// Latest committed revision.
+    pub revision: String,
+    pub uptime_secs: u64,
+}
+
+pub fn defs(s: &Arc<Services>, registry: &RegistryCell) -> Vec<CommandDef> {
+    let cell = registry.clone();
+    let h = s.clone();
+    vec![
+        CommandDef::new(
+            "system.commands",
+            "The command catalogue: every command with its description, JSON Schemas, flags and examples.",
+            move |i: CommandsIn, _ctx: Context| {
+                let cell = cell.clone();
+                async move {
+                    let registry = cell
+                        .get()
+                        .and_then(Weak::upgrade)
+                        .ok_or_else(|| CommandError::internal("the registry is not ready"))?;
+                    let commands = match i.name {
+                        None => registry.list().map(CommandInfo::from).collect(),
+                        Some(name) => vec![registry.describe(&name).ok_or_else(|| {
+                            CommandError::new(
+                                ErrorCode::CommandNotFound,
+                                format!("no command named '{name}'"),
+                            )
+                            .suggest("Call system.commands without a name to list them all.")
+                        })?],
+                    };
+                    Ok(CommandsOut { commands })
+                }
+            },
+        )
+        .scopes(&[])
+        .tags(&["system"])
+        .example("all", json!({}))
+        .example("one", json!({"name": "tokens.resolve"})),
+        CommandDef::new(
+            "system.health",
+            "Whether this instance can reach its store, with version, instance name and revision.",
+            move |_: Empty, _ctx: Context| {
+                let s = h.clone();
+                async move {
+                    let revision = s.store.revision().await.map_err(from_store)?;
+                    Ok(HealthOut {
+                        status: "ok".to_owned(),
+                        version: env!("CARGO_PKG_VERSION").to_owned(),
+                        instance: s.instance.clone(),
+                        store: s.store.describe(),
+                        revision,
+                        uptime_secs: s.started.elapsed().as_secs(),
+                    })
+                }
+            },
+        )
+        .cache(CachePolicy::Never)
+        .scopes(&[])
+        .tags(&["system"])
+        .example("health", json!({})),
+    ]
+}

@@ -1,0 +1,143 @@
+//! Configuration: defaults, then an optional `tinct.toml`, then `TINCT_*` environment variables,
+//! then command-line flags (each later source wins).
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address `tinct serve` binds, `host:port`; port 0 picks a free one.
+    pub listen: String,
+    /// Where the embedded SQLite database lives when `database_url` is unset.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` to put the embedded database elsewhere.
+    pub database_url: Option<String>,
+    /// Name of this process in envelopes and logs; defaults to host name and process id.
+    pub instance: Option<String>,
+    /// Log filter, e.g. `info` or `tinct=debug,sqlx=warn`.
+    pub log: String,
+    /// `auto` (pretty in a terminal, JSON otherwise), `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// Entries the in-process command cache holds.
+    pub cache_entries: u64,
+    /// Seconds a cached read may live even without invalidation (a safety net, not the mechanism).
+    pub cache_ttl_secs: u64,
+    /// Deadline for one REST request, seconds.
+    pub request_timeout_secs: u64,
+    /// `Cache-Control: max-age` for export routes, seconds.
+    pub export_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./tinct-data"),
+            database_url: None,
+            instance: None,
+            log: "info".to_owned(),
+            log_format: LogFormat::Auto,
+            cache_entries: 10_000,
+            cache_ttl_secs: 300,
+            request_timeout_secs: 30,
+            export_max_age_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults ← `file` (or `./tinct.toml` when present) ← `TINCT_*` ← `flags`.
+    pub fn load(file: Option<&Path>, flags: impl Serialize) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("tinct.toml")),
+        }
+        figment
+            .merge(Env::prefixed("TINCT_").ignore(&["config"]))
+            .merge(Serialized::globals(flags))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The effective configuration for display, with secrets masked.
+    pub fn masked(&self) -> serde_json::Value {
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(url) = &self.database_url {
+            shown["database_url"] = mask_url_password(url).into();
+        }
+        shown
+    }
+
+    pub fn instance_name(&self) -> String {
+        self.instance.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "tinct".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://app:hunter2@db:5432/tinct"),
+            "postgres://app:***@db:5432/tinct"
+        );
+        assert_eq!(mask_url_password("sqlite://x.db"), "sqlite://x.db");
+        let c = Config {
+            database_url: Some("postgres://a:b@h/d".into()),
+            ..Config::default()
+        };
+        assert!(!c.masked().to_string().contains(":b@"));
+    }
+
+    #[test]
+    fn flags_win_over_defaults_and_missing_file_is_an_error() {
+        let c = Config::load(None, serde_json::json!({"listen": "127.0.0.1:0"})).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        let err = Config::load(Some(Path::new("/nonexistent/tinct.toml")), ()).unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Reading the node tree into engine layers, and checking that a subtree still resolves.
+
+use std::collections::HashMap;
+
+use tinct_command::CommandError;
+use tinct_engine::{Entry, Layer, Resolved, TokenType, nearest_paths, resolve};
+use tinct_platform::{Node, StoreRead, TokenKind, TokenRecord};
+
+use crate::errors::{from_resolve, from_store};
+
+/// The node, or `NOT_FOUND` with the closest existing ids.
+pub async fn require_node(store: &dyn StoreRead, id: &str) -> Result<Node, CommandError> {
+    match store.node(id).await.map_err(from_store)? {
+        Some(node) => Ok(node),
+        None => Err(node_not_found(store, id).await),
+    }
+}
+
+pub async fn node_not_found(store: &dyn StoreRead, id: &str) -> CommandError {
+    let known = store.nodes(None, None, 1000).await.unwrap_or_default();
+    let close = nearest_paths(id, known.iter().map(|n| n.id.as_str()), 3);
+    let suggestion = if close.is_empty() {
+        "List nodes with node.list (GET /v1/nodes), or create it with node.create.".to_owned()
+    } else {
+        format!(
+            "Did you mean {}? List nodes with node.list.",
+            close.join(", ")
+        )
+    };
+    CommandError::not_found(format!("no node with id '{id}'")).suggest(suggestion)
+}
+
+/// The layers from the root down to `id`, ready for the engine.
+pub async fn layers(store: &dyn StoreRead, id: &str) -> Result<Vec<Layer>, CommandError> {
+    let lineage = store.lineage(id).await.map_err(from_store)?;
+    if lineage.is_empty() {
+        return Err(node_not_found(store, id).await);
+    }
+    let ids: Vec<String> = lineage.iter().map(|n| n.id.clone()).collect();
+    let tokens = store.tokens(&ids).await.map_err(from_store)?;
+    let mut by_node = group_by_node(tokens)?;
+    Ok(ids
+        .into_iter()
+        .map(|node| Layer {
+            entries: by_node.remove(&node).unwrap_or_default(),
+            node,
+        })
+        .collect())
+}
+
+pub async fn resolve_node(store: &dyn StoreRead, id: &str) -> Result<Resolved, CommandError> {
+    let layers = layers(store, id).await?;
+    resolve(&layers).map_err(|e| from_resolve(id, e))
+}
+
+/// Resolves `id` and every descendant, so a write that breaks any of them is refused.
+pub async fn check_subtree(store: &dyn StoreRead, id: &str) -> Result<(), CommandError> {
+    let above = layers(store, id).await?;
+    let below = store.subtree(id).await.map_err(from_store)?;
+    let ids: Vec<String> = below.iter().skip(1).map(|n| n.id.clone()).collect();
+    let mut tokens = group_by_node(store.tokens(&ids).await.map_err(from_store)?)?;
+    // Chains of layers per node, built parents first (subtree order guarantees that).
+    let mut chains: HashMap<String, Vec<Layer>> = HashMap::new();
+    chains.insert(id.to_owned(), above);
+    for node in below.iter().skip(1) {
+        let parent = node.parent.as_deref().unwrap_or_default();
+        let mut chain = chains.get(parent).cloned().unwrap_or_default();
+        chain.push(Layer {
+            node: node.id.clone(),
+            entries: tokens.remove(&node.id).unwrap_or_default(),
+        });
+        chains.insert(node.id.clone(), chain);
+    }
+    for node in &below {
+        if let Some(chain) = chains.get(&node.id) {
+            resolve(chain).map_err(|e| from_resolve(&node.id, e))?;
+        }
+    }
+    Ok(())
+}
+
+type Entries = std::collections::BTreeMap<String, Entry>;
+
+fn group_by_node(tokens: Vec<TokenRecord>) -> Result<HashMap<String, Entries>, CommandError> {
+    let mut by_node: HashMap<String, Entries> = HashMap::new();
+    for t in tokens {
+        let entry = entry_of(&t)?;
+        by_node.entry(t.node).or_default().insert(t.path, entry);
+    }
+    Ok(by_node)
+}
+
+fn entry_of(t: &TokenRecord) -> Result<Entry, CommandError> {
+    Ok(match t.kind {
+        TokenKind::Override => Entry::Override {
+            value: t.value.clone(),
+        },
+        TokenKind::Define => {
+            let ty = t.token_type.as_deref().unwrap_or_default();
+            let token_type: TokenType = ty.parse().map_err(|_| {
+                CommandError::internal(format!(
+                    "stored token {}/{} has unknown type '{ty}'",
+                    t.node, t.path
+                ))
+            })?;
+            Entry::Define {
+                token_type,
+                value: t.value.clone(),
+                description: t.description.clone(),
+            }
+        }
+    })
+}

@@ -1,0 +1,94 @@
+//! Output shapes of the commands, with JSON Schema. Kept apart from the platform's rows so the
+//! public contract does not move when storage does.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+use tinct_platform::{HistoryEntry, Node};
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    pub id: String,
+    /// None for a root (a design system).
+    pub parent: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Node> for NodeView {
+    fn from(n: Node) -> Self {
+        NodeView {
+            id: n.id,
+            parent: n.parent,
+            name: n.name,
+            description: n.description,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedTokenView {
+    #[serde(rename = "type")]
+    pub token_type: String,
+    pub value: Value,
+    /// The node whose definition or override won.
+    pub source: String,
+    /// Paths followed through aliases, in order; empty when the value is literal.
+    pub alias_chain: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+pub type TokenMap = BTreeMap<String, ResolvedTokenView>;
+
+impl From<tinct_engine::ResolvedToken> for ResolvedTokenView {
+    fn from(t: tinct_engine::ResolvedToken) -> Self {
+        ResolvedTokenView {
+            token_type: t.token_type.as_str().to_owned(),
+            value: t.value,
+            source: t.source,
+            alias_chain: t.alias_chain,
+            description: t.description,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub seq: i64,
+    pub node: String,
+    pub path: Option<String>,
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub actor: String,
+    pub trace_id: String,
+    pub revision: String,
+    pub at: String,
+}
+
+impl From<HistoryEntry> for HistoryView {
+    fn from(h: HistoryEntry) -> Self {
+        HistoryView {
+            seq: h.seq,
+            node: h.node,
+            path: h.path,
+            action: h.action,
+            before: h.before,
+            after: h.after,
+            actor: h.actor,
+            trace_id: h.trace_id,
+            revision: h.revision,
+            at: h.at,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Generic command routes and the mapping of the envelope onto HTTP.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tinct_command::{BatchItem, CommandError, CommandResult, Context, Surface};
+
+use super::RestState;
+use crate::openapi;
+
+pub const TRACE_HEADER: &str = "x-trace-id";
+pub const CONSISTENCY_HEADER: &str = "tinct-consistency";
+
+/// A context from the request headers: trace id, consistency token, deadline.
+pub fn context(state: &RestState, headers: &HeaderMap) -> Context {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    Context::new(Surface::Rest)
+        .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
+        .with_consistency(header(CONSISTENCY_HEADER).map(str::to_owned))
+        .with_deadline(Some(Instant::now() + state.request_timeout))
+}
+
+/// The trace id part of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+fn traceparent_id(value: Option<&str>) -> Option<&str> {
+    value?.split('-').nth(1).filter(|id| id.len() == 32)
+}
+
+/// The envelope as an HTTP response: status from the error code, trace and consistency headers.
+pub fn envelope(result: CommandResult) -> Response {
+    let status = StatusCode::from_u16(result.http_status()).unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, TRACE_HEADER, &result.metadata.trace_id);
+    if let Some(revision) = &result.metadata.revision {
+        insert(&mut headers, CONSISTENCY_HEADER, revision);
+    }
+    (status, headers, Json(result)).into_response()
+}
+
+pub fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// An error found before any command ran (bad JSON, no route), in the same envelope.
+pub fn early_error(ctx: &Context, command: &str, error: CommandError) -> Response {
+    envelope(CommandResult::failure(command, &ctx.trace_id, error))
+}
+
+/// The request body as JSON; an empty body means `{}`.
+fn parse_body(body: &Bytes) -> Result<Value, CommandError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        CommandError::validation(format!("the request body is not valid JSON: {e}")).suggest(
+            "Send a JSON object, e.g. {\"node\": \"acme\"}, with Content-Type: application/json.",
+        )
+    })
+}
+
+pub async fn command(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = context(&state, &headers);
+    match parse_body(&body) {
+        Ok(input) => envelope(state.registry.execute(&name, input, ctx).await),
+        Err(e) => early_error(&ctx, &name, e),
+    }
+}
+
+pub async fn catalogue(State(state): State<RestState>, headers: HeaderMap) -> Response {
+    let ctx = context(&state, &headers);
+    envelope(
+        state
+            .registry
+            .execute("system.commands", json!({}), ctx)
+            .await,
+    )
+}
+
+pub async fn describe(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let ctx = context(&state, &headers);
+    envelope(
+        state
+            .registry
+            .execute("system.commands", json!({ "name": name }), ctx)
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BatchIn {
+    items: Vec<BatchItem>,
+    #[serde(default)]
+    stop_on_error: bool,
+}
+
+pub async fn batch(State(state): State<RestState>, headers: HeaderMap, body: Bytes) -> Response {
+    let ctx = context(&state, &headers);
+    let parsed = parse_body(&body).and_then(|v| {
+        serde_json::from_value::<BatchIn>(v).map_err(|e| {
+            CommandError::validation(format!("invalid batch: {e}")).suggest(
+                "Send {\"items\": [{\"command\": \"node.get\", \"input\": {\"id\": \"acme\"}}], \"stopOnError\": true}.",
+            )
+        })
+    });
+    let input = match parsed {
+        Ok(input) => input,
+        Err(e) => return early_error(&ctx, "batch", e),
+    };
+    let trace_id = ctx.trace_id.clone();
+    let result = state
+        .registry
+        .execute_batch(input.items, input.stop_on_error, ctx)
+        .await;
+    let status = if result.success {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, TRACE_HEADER, &trace_id);
+    if let Some(revision) = result
+        .results
+        .iter()
+        .rev()
+        .find_map(|r| r.metadata.revision.clone())
+    {
+        insert(&mut headers, CONSISTENCY_HEADER, &revision);
+    }
+    (status, headers, Json(result)).into_response()
+}
+
+pub async fn openapi(State(state): State<RestState>) -> Response {
+    Json(openapi::document(&state.registry)).into_response()
+}
+
+pub async fn no_route(State(state): State<RestState>, headers: HeaderMap, uri: Uri) -> Response {
+    let ctx = context(&state, &headers);
+    let error = CommandError::not_found(format!("no route {}", uri.path())).suggest(
+        "Commands run at POST /v1/commands/{name}; see GET /v1/commands and /v1/openapi.json.",
+    );
+    early_error(&ctx, "", error)
+}

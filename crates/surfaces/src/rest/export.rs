@@ -1,0 +1,65 @@
+//! `GET /v1/nodes/{id}/export.{format}`: the file itself, with an ETag and Cache-Control so a CDN
+//! can cache it, and 304 when the client already has it.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tinct_command::CommandError;
+
+use super::RestState;
+use super::call::{TRACE_HEADER, context, early_error, envelope, insert};
+
+pub async fn export_file(
+    State(state): State<RestState>,
+    Path((id, file)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let ctx = context(&state, &headers);
+    let Some(format) = file.strip_prefix("export.") else {
+        let e = CommandError::not_found(format!("no resource '{file}' under node '{id}'")).suggest(
+            "Use /v1/nodes/{id}/tokens, /v1/nodes/{id}/export.css or /v1/nodes/{id}/export.json.",
+        );
+        return early_error(&ctx, "tokens.export", e);
+    };
+    let mut input = json!({"node": id, "format": format});
+    for key in ["selector", "prefix"] {
+        if let Some(v) = query.get(key) {
+            input[key] = Value::String(v.clone());
+        }
+    }
+    let result = state.registry.execute("tokens.export", input, ctx).await;
+    let Some(data) = result.data.as_ref().filter(|_| result.success) else {
+        return envelope(result);
+    };
+    let etag = data["etag"].as_str().unwrap_or_default().to_owned();
+    let mut out = HeaderMap::new();
+    insert(&mut out, "etag", &etag);
+    insert(
+        &mut out,
+        "cache-control",
+        &format!("public, max-age={}", state.export_max_age.as_secs()),
+    );
+    insert(&mut out, TRACE_HEADER, &result.metadata.trace_id);
+    if etag_matches(&headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, out).into_response();
+    }
+    if let Some(ct) = data["contentType"].as_str() {
+        insert(&mut out, "content-type", ct);
+    }
+    let content = data["content"].as_str().unwrap_or_default().to_owned();
+    (StatusCode::OK, out, content).into_response()
+}
+
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}

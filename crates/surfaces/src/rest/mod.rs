@@ -1,0 +1,66 @@
+//! The REST surface: `POST /v1/commands/{name}` for everything, `POST /v1/batch`, and resource
+//! routes for the reads a web developer expects.
+
+mod call;
+mod export;
+mod health;
+mod resources;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tinct_command::Registry;
+use tinct_service::App;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+/// What every REST handler needs.
+#[derive(Clone)]
+pub struct RestState {
+    pub registry: Arc<Registry>,
+    pub request_timeout: Duration,
+    pub export_max_age: Duration,
+}
+
+pub fn router(app: &App) -> Router {
+    let state = RestState {
+        registry: app.registry.clone(),
+        request_timeout: Duration::from_secs(app.config.request_timeout_secs),
+        export_max_age: Duration::from_secs(app.config.export_max_age_secs),
+    };
+    Router::new()
+        .route("/v1/commands", get(call::catalogue))
+        .route(
+            "/v1/commands/{name}",
+            post(call::command).get(call::describe),
+        )
+        .route("/v1/batch", post(call::batch))
+        .route("/v1/openapi.json", get(call::openapi))
+        .route("/v1/nodes", get(resources::list_nodes))
+        .route("/v1/nodes/{id}", get(resources::get_node))
+        .route("/v1/nodes/{id}/tokens", get(resources::node_tokens))
+        .route("/v1/nodes/{id}/{file}", get(export::export_file))
+        .route("/health", get(health::detail))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(call::no_route)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
