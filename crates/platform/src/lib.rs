@@ -8,6 +8,7 @@ mod error;
 mod local_bus;
 mod local_cache;
 mod model;
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -19,5 +20,6 @@ pub use local_cache::LocalCache;
 pub use model::{
     ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
 };
+pub use postgres::{PgStore, redact_url};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreRead, StoreTx};

@@ -86,7 +86,7 @@ impl Config {
     pub fn masked(&self) -> serde_json::Value {
         let mut shown = serde_json::to_value(self).unwrap_or_default();
         if let Some(url) = &self.database_url {
-            shown["database_url"] = mask_url_password(url).into();
+            shown["database_url"] = tinct_platform::redact_url(url).into();
         }
         shown
     }
@@ -101,31 +101,12 @@ impl Config {
     }
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
-fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn passwords_are_masked() {
-        assert_eq!(
-            mask_url_password("postgres://app:hunter2@db:5432/tinct"),
-            "postgres://app:***@db:5432/tinct"
-        );
-        assert_eq!(mask_url_password("sqlite://x.db"), "sqlite://x.db");
         let c = Config {
             database_url: Some("postgres://a:b@h/d".into()),
             ..Config::default()

@@ -1,6 +1,13 @@
 //! Real processes for integration tests, on free loopback ports and temporary directories, torn
-//! down on drop (so also when a test panics).
+//! down on drop (so also when a test panics): tinct servers, PostgreSQL (primary and streaming
+//! replicas) and Redis.
 
+mod postgres;
+mod process;
+mod redis;
 mod tinct;
 
+pub use postgres::Postgres;
+pub use process::free_port;
+pub use redis::Redis;
 pub use tinct::{TinctServer, tinct_command};

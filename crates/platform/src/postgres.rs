@@ -1,0 +1,542 @@
+//! The scale-out Store on PostgreSQL. A `PgStore` is one server: the primary for writes, or a
+//! streaming replica for reads (`ReplicatedStore` routes between them).
+//!
+//! The consistency token of a commit is the WAL position after it (`pg_current_wal_insert_lsn()`,
+//! as a decimal number): a replica whose replay position has passed it has the commit.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::StoreError;
+use crate::model::{
+    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
+};
+use crate::store::{Result, Store, StoreRead, StoreTx};
+
+/// Renders a timestamptz column as the same RFC 3339 text SQLite stores.
+macro_rules! ts {
+    ($col:literal) => {
+        concat!(
+            "to_char(",
+            $col,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS ",
+            $col
+        )
+    };
+}
+
+const NODE_COLUMNS: &str = concat!(
+    "id, parent, name, description, ",
+    ts!("created_at"),
+    ", ",
+    ts!("updated_at")
+);
+const EVENT_COLUMNS: &str = concat!(
+    "seq, revision, node, kind, paths::text AS paths, actor, trace_id, ",
+    ts!("at")
+);
+/// Serialises event inserts at commit so `events.seq` follows commit order.
+const EVENT_ORDER_LOCK: i64 = 0x7469_6e63_7401;
+/// The WAL position: replay position on a replica, insert position on the primary.
+const POSITION: &str = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+                        ELSE pg_current_wal_insert_lsn() END - '0/0'::pg_lsn)::bigint";
+
+pub struct PgStore {
+    pool: PgPool,
+    location: String,
+}
+
+impl PgStore {
+    /// Connects to a primary and applies pending migrations (under PostgreSQL's advisory lock, so
+    /// many instances may start at once).
+    pub async fn open_primary(url: &str, pool_size: u32) -> Result<Self> {
+        let store = Self::connect(url, pool_size).await?;
+        migrator()
+            .run(&store.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Connects to a replica (no migrations: it replays the primary's).
+    pub async fn open_replica(url: &str, pool_size: u32) -> Result<Self> {
+        Self::connect(url, pool_size).await
+    }
+
+    async fn connect(url: &str, pool_size: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(PgStore {
+            pool,
+            location: redact_url(url),
+        })
+    }
+
+    async fn conn(&self) -> Result<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db` for logs and banners.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn migrator() -> Migrator {
+    let migrations = [(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+    Migrator::with_migrations(
+        migrations
+            .into_iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+pub struct PgTx {
+    tx: Mutex<Transaction<'static, Postgres>>,
+    change: i64,
+    events: std::sync::Mutex<Vec<NewEvent>>,
+    pool: PgPool,
+}
+
+impl PgTx {
+    async fn conn(&self) -> Result<MutexGuard<'_, Transaction<'static, Postgres>>> {
+        Ok(self.tx.lock().await)
+    }
+}
+
+fn node_from(row: &PgRow) -> Result<Node> {
+    Ok(Node {
+        id: row.try_get("id")?,
+        parent: row.try_get("parent")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn json_from(text: Option<String>) -> Result<Option<Value>> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+fn token_from(row: &PgRow) -> Result<TokenRecord> {
+    let kind: String = row.try_get("kind")?;
+    Ok(TokenRecord {
+        node: row.try_get("node")?,
+        path: row.try_get("path")?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown token kind {kind}")))?,
+        token_type: row.try_get("type")?,
+        value: json_from(row.try_get("value")?)?.unwrap_or(Value::Null),
+        description: row.try_get("description")?,
+    })
+}
+
+fn event_from(row: &PgRow) -> Result<ChangeEvent> {
+    let paths: String = row.try_get("paths")?;
+    Ok(ChangeEvent {
+        seq: row.try_get("seq")?,
+        revision: row.try_get::<i64, _>("revision")?.to_string(),
+        node: row.try_get("node")?,
+        kind: row.try_get("kind")?,
+        paths: serde_json::from_str(&paths).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        actor: row.try_get("actor")?,
+        trace_id: row.try_get("trace_id")?,
+        at: row.try_get("at")?,
+    })
+}
+
+/// The read queries, written once against a connection; both the pool and a transaction use them.
+mod reads {
+    use super::*;
+
+    pub async fn node(c: &mut PgConnection, id: &str) -> Result<Option<Node>> {
+        let sql = format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+        row.as_ref().map(node_from).transpose()
+    }
+
+    pub async fn nodes(
+        c: &mut PgConnection,
+        parent: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Node>> {
+        let sql = format!(
+            "SELECT {NODE_COLUMNS} FROM nodes WHERE ($1::text IS NULL OR parent = $1) \
+             AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(parent)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(c)
+            .await?;
+        rows.iter().map(node_from).collect()
+    }
+
+    pub async fn child_count(c: &mut PgConnection, id: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes WHERE parent = $1")
+            .bind(id)
+            .fetch_one(c)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub async fn lineage(c: &mut PgConnection, id: &str) -> Result<Vec<Node>> {
+        let sql = format!(
+            "WITH RECURSIVE up(id, depth) AS ( \
+                 SELECT id, 0 FROM nodes WHERE id = $1 \
+                 UNION ALL SELECT n.parent, up.depth + 1 FROM nodes n JOIN up ON n.id = up.id \
+                 WHERE n.parent IS NOT NULL AND up.depth < 10000) \
+             SELECT {NODE_COLUMNS} FROM nodes JOIN up USING (id) ORDER BY up.depth DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_all(c)
+            .await?;
+        rows.iter().map(node_from).collect()
+    }
+
+    pub async fn subtree(c: &mut PgConnection, id: &str) -> Result<Vec<Node>> {
+        let sql = format!(
+            "WITH RECURSIVE down(id, depth) AS ( \
+                 SELECT id, 0 FROM nodes WHERE id = $1 \
+                 UNION ALL SELECT n.id, down.depth + 1 FROM nodes n JOIN down ON n.parent = down.id \
+                 WHERE down.depth < 10000) \
+             SELECT {NODE_COLUMNS} FROM nodes JOIN down USING (id) ORDER BY down.depth, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_all(c)
+            .await?;
+        rows.iter().map(node_from).collect()
+    }
+
+    pub async fn tokens(c: &mut PgConnection, ids: &[String]) -> Result<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT node, path, kind, type, value::text AS value, description FROM tokens \
+             WHERE node = ANY($1) ORDER BY node, path",
+        )
+        .bind(ids)
+        .fetch_all(c)
+        .await?;
+        rows.iter().map(token_from).collect()
+    }
+
+    pub async fn token(c: &mut PgConnection, node: &str, path: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(
+            "SELECT node, path, kind, type, value::text AS value, description FROM tokens \
+             WHERE node = $1 AND path = $2",
+        )
+        .bind(node)
+        .bind(path)
+        .fetch_optional(c)
+        .await?;
+        row.as_ref().map(token_from).transpose()
+    }
+
+    pub async fn history(
+        c: &mut PgConnection,
+        node: &str,
+        path: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>> {
+        let sql = concat!(
+            "SELECT seq, node, path, action, before::text AS before, after::text AS after, actor, \
+             trace_id, revision, ",
+            ts!("at"),
+            " FROM history WHERE node = $1 AND ($2::text IS NULL OR path = $2) \
+             ORDER BY seq DESC LIMIT $3"
+        );
+        let rows = sqlx::query(sql)
+            .bind(node)
+            .bind(path)
+            .bind(i64::from(limit))
+            .fetch_all(c)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HistoryEntry {
+                    seq: row.try_get("seq")?,
+                    node: row.try_get("node")?,
+                    path: row.try_get("path")?,
+                    action: row.try_get("action")?,
+                    before: json_from(row.try_get("before")?)?,
+                    after: json_from(row.try_get("after")?)?,
+                    actor: row.try_get("actor")?,
+                    trace_id: row.try_get("trace_id")?,
+                    revision: row.try_get::<i64, _>("revision")?.to_string(),
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn events_since(c: &mut PgConnection, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .bind(i64::from(limit))
+            .fetch_all(c)
+            .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    pub async fn position(c: &mut PgConnection) -> Result<String> {
+        let lsn: i64 = sqlx::query_scalar(POSITION).fetch_one(c).await?;
+        Ok(lsn.to_string())
+    }
+}
+
+/// Both the pool and a transaction answer reads through the same queries.
+macro_rules! pg_reads {
+    ($t:ty) => {
+        #[async_trait]
+        impl StoreRead for $t {
+            async fn node(&self, id: &str) -> Result<Option<Node>> {
+                reads::node(&mut *self.conn().await?, id).await
+            }
+            async fn nodes(
+                &self,
+                parent: Option<&str>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<Node>> {
+                reads::nodes(&mut *self.conn().await?, parent, after, limit).await
+            }
+            async fn child_count(&self, id: &str) -> Result<u64> {
+                reads::child_count(&mut *self.conn().await?, id).await
+            }
+            async fn lineage(&self, id: &str) -> Result<Vec<Node>> {
+                reads::lineage(&mut *self.conn().await?, id).await
+            }
+            async fn subtree(&self, id: &str) -> Result<Vec<Node>> {
+                reads::subtree(&mut *self.conn().await?, id).await
+            }
+            async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>> {
+                reads::tokens(&mut *self.conn().await?, node_ids).await
+            }
+            async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
+                reads::token(&mut *self.conn().await?, node, path).await
+            }
+            async fn history(
+                &self,
+                node: &str,
+                path: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<HistoryEntry>> {
+                reads::history(&mut *self.conn().await?, node, path, limit).await
+            }
+            async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
+                reads::events_since(&mut *self.conn().await?, seq, limit).await
+            }
+            async fn revision(&self) -> Result<String> {
+                reads::position(&mut *self.conn().await?).await
+            }
+        }
+    };
+}
+
+pg_reads!(PgStore);
+pg_reads!(PgTx);
+
+#[async_trait]
+impl Store for PgStore {
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        let mut tx = self.pool.begin().await?;
+        let change: i64 = sqlx::query_scalar("SELECT nextval('changes')")
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(Box::new(PgTx {
+            tx: Mutex::new(tx),
+            change,
+            events: std::sync::Mutex::default(),
+            pool: self.pool.clone(),
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!("postgres {}", self.location)
+    }
+}
+
+#[async_trait]
+impl StoreTx for PgTx {
+    fn revision_number(&self) -> String {
+        self.change.to_string()
+    }
+
+    async fn insert_node(&self, node: &NewNode) -> Result<()> {
+        sqlx::query("INSERT INTO nodes (id, parent, name, description) VALUES ($1, $2, $3, $4)")
+            .bind(&node.id)
+            .bind(&node.parent)
+            .bind(&node.name)
+            .bind(&node.description)
+            .execute(&mut **self.conn().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_node(&self, id: &str, name: &str, description: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE nodes SET name = $1, description = $2, updated_at = now() WHERE id = $3")
+            .bind(name)
+            .bind(description)
+            .bind(id)
+            .execute(&mut **self.conn().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_nodes(&self, ids: &[String]) -> Result<()> {
+        let mut tx = self.conn().await?;
+        sqlx::query("DELETE FROM tokens WHERE node = ANY($1)")
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM nodes WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_token(&self, token: &TokenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (node, path, kind, type, value, description) \
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6) \
+             ON CONFLICT (node, path) DO UPDATE SET kind = excluded.kind, type = excluded.type, \
+             value = excluded.value, description = excluded.description, updated_at = now()",
+        )
+        .bind(&token.node)
+        .bind(&token.path)
+        .bind(token.kind.as_str())
+        .bind(&token.token_type)
+        .bind(token.value.to_string())
+        .bind(&token.description)
+        .execute(&mut **self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_token(&self, node: &str, path: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM tokens WHERE node = $1 AND path = $2")
+            .bind(node)
+            .bind(path)
+            .execute(&mut **self.conn().await?)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn record(&self, entry: &NewHistory) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO history (node, path, action, before, after, actor, trace_id, revision) \
+             VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8)",
+        )
+        .bind(&entry.node)
+        .bind(&entry.path)
+        .bind(&entry.action)
+        .bind(entry.before.as_ref().map(Value::to_string))
+        .bind(entry.after.as_ref().map(Value::to_string))
+        .bind(&entry.actor)
+        .bind(&entry.trace_id)
+        .bind(self.change)
+        .execute(&mut **self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn emit(&self, event: &NewEvent) -> Result<()> {
+        // Inserted at commit, under the ordering lock.
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {
+        let PgTx {
+            tx,
+            change,
+            events,
+            pool,
+        } = *self;
+        let mut tx = tx.into_inner();
+        let pending = events.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut committed = Vec::with_capacity(pending.len());
+        if !pending.is_empty() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(EVENT_ORDER_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let sql = format!(
+                "INSERT INTO events (revision, node, kind, paths, actor, trace_id) \
+                 VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING {EVENT_COLUMNS}"
+            );
+            for event in &pending {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(change)
+                    .bind(&event.node)
+                    .bind(&event.kind)
+                    .bind(Value::from(event.paths.clone()).to_string())
+                    .bind(&event.actor)
+                    .bind(&event.trace_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                committed.push(event_from(&row)?);
+            }
+        }
+        tx.commit().await?;
+        // Any position read after the commit returned is at or past the commit record.
+        let token = reads::position(&mut *pool.acquire().await?).await?;
+        Ok((token, committed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:pw@db:5432/t"),
+            "postgres://app:***@db:5432/t"
+        );
+        assert_eq!(redact_url("postgres://db/t"), "postgres://db/t");
+    }
+}
