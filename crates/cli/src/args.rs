@@ -62,6 +62,8 @@ pub enum Command {
     Config,
     /// List the error codes with their HTTP status, exit code and meaning.
     Errors,
+    /// Build token files offline (a Style Dictionary replacement).
+    Build(Box<crate::build::BuildArgs>),
 }
 
 const CALL_HELP: &str = "\
@@ -98,7 +100,6 @@ pub struct CallArgs {
     /// Command name, e.g. tokens.resolve (see `tinct commands`).
     pub name: String,
     /// Input: key=value, key:=json, a JSON object, @file or - (see below).
-    #[arg(allow_hyphen_values = true)]
     pub input: Vec<String>,
     #[command(flatten)]
     pub remote: RemoteArgs,

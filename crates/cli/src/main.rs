@@ -1,6 +1,7 @@
 //! The `tinct` binary.
 
 mod args;
+mod build;
 mod input;
 mod output;
 mod serve;
@@ -14,6 +15,7 @@ use tinct_command::ErrorCode;
 use tinct_service::{App, Config};
 
 use args::{Cli, Command, RemoteArgs};
+use output::outln;
 use target::Target;
 
 fn main() -> ExitCode {
@@ -27,7 +29,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
-        Err(message) => fail(&message),
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(ErrorCode::ValidationError.exit_code() as u8)
+        }
+        Err(Failure::Start(message)) => fail(&message),
     }
 }
 
@@ -49,9 +55,21 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
     Config::load(cli.global.config.as_deref(), Value::Object(flags)).map_err(|e| e.to_string())
 }
 
-async fn target(cli: &Cli, remote: &RemoteArgs) -> Result<Target, String> {
+/// Why a command could not run: bad usage (exit 2) or a failure to start (exit 1).
+enum Failure {
+    Usage(String),
+    Start(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Start(message)
+    }
+}
+
+async fn target(cli: &Cli, remote: &RemoteArgs) -> Result<Target, Failure> {
     match &remote.remote {
-        Some(url) => Target::remote(url),
+        Some(url) => Target::remote(url).map_err(Failure::Usage),
         None => {
             let config = load_config(cli)?;
             serve::init_logging("warn", config.log_format);
@@ -66,7 +84,7 @@ fn exit_of(result: &tinct_command::CommandResult) -> u8 {
     u8::try_from(result.exit_code()).unwrap_or(1)
 }
 
-async fn run(cli: Cli) -> Result<u8, String> {
+async fn run(cli: Cli) -> Result<u8, Failure> {
     let json = cli.global.json;
     match &cli.command {
         Command::Serve(_) => {
@@ -105,7 +123,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
         }
         Command::Config => {
             let config = load_config(&cli)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&config.masked()).unwrap_or_default()
             );
@@ -115,16 +133,17 @@ async fn run(cli: Cli) -> Result<u8, String> {
             print_errors(json);
             Ok(0)
         }
+        Command::Build(args) => Ok(build::run(args, json)?),
     }
 }
 
-async fn demo(target: &Target, json: bool) -> Result<u8, String> {
+async fn demo(target: &Target, json: bool) -> Result<u8, Failure> {
     use tinct_service::demo;
     let items = demo::commands();
     let total = items.len();
     let batch = target.execute_batch(items, true).await;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&batch).unwrap_or_default()
         );
@@ -133,25 +152,25 @@ async fn demo(target: &Target, json: bool) -> Result<u8, String> {
     match first_error {
         None => {
             if !json {
-                println!(
+                outln!(
                     "Loaded the demo design system: nodes {}, {} and {} ({total} commands).",
                     demo::ROOT,
                     demo::PRODUCT,
                     demo::THEME
                 );
-                println!("Try:");
-                println!("  tinct call tokens.resolve node={}", demo::THEME);
-                println!(
+                outln!("Try:");
+                outln!("  tinct call tokens.resolve node={}", demo::THEME);
+                outln!(
                     "  tinct call token.override node={} path=color.brand.primary value=#f472b6",
                     demo::THEME
                 );
-                println!("  tinct call tokens.export node={} format=css", demo::THEME);
+                outln!("  tinct call tokens.export node={} format=css", demo::THEME);
             }
             Ok(0)
         }
         Some(r) if batch.results.len() == 1 && r.error_code() == Some(ErrorCode::AlreadyExists) => {
             if !json {
-                println!(
+                outln!(
                     "The demo is already loaded (node '{}' exists). Try: tinct call tokens.resolve node={}",
                     demo::ROOT,
                     demo::THEME
@@ -174,15 +193,18 @@ fn print_errors(json: bool) {
             .iter()
             .map(|c| json!({"code": c.as_str(), "httpStatus": c.http_status(), "exitCode": c.exit_code(), "retryable": c.retryable(), "meaning": c.meaning()}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
         return;
     }
-    println!(
+    outln!(
         "{:<20} {:>4} {:>4}  {:<9} meaning",
-        "code", "http", "exit", "retryable"
+        "code",
+        "http",
+        "exit",
+        "retryable"
     );
     for c in ErrorCode::ALL {
-        println!(
+        outln!(
             "{:<20} {:>4} {:>4}  {:<9} {}",
             c.as_str(),
             c.http_status(),

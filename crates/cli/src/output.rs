@@ -1,8 +1,30 @@
 //! Printing results: the envelope as JSON for scripts, or a human view. Data goes to stdout;
 //! errors, hints and warnings go to stderr.
 
+use std::io::Write;
+
 use serde_json::Value;
 use tinct_command::CommandResult;
+
+/// Writes to stdout. A reader that went away (`tinct … | head`) ends the program quietly instead
+/// of a panic.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
+/// `println!` to stdout through [`emit`].
+macro_rules! outln {
+    () => { $crate::output::emit("\n") };
+    ($($arg:tt)*) => { $crate::output::emit(&format!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use outln;
 
 pub fn print(result: &CommandResult, json: bool) {
     if json {
@@ -26,7 +48,7 @@ pub fn print(result: &CommandResult, json: bool) {
             }
             eprintln!("  trace id: {}", result.metadata.trace_id);
         }
-        (Some(data), None) => print!("{}", human(&result.metadata.command, data)),
+        (Some(data), None) => emit(&human(&result.metadata.command, data)),
         (None, None) => {}
     }
 }

@@ -1,9 +1,11 @@
 //! `tinct serve`: logging, bind, banner, graceful shutdown on SIGINT/SIGTERM.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use tinct_service::{App, LogFormat};
 use tokio::net::TcpListener;
+
+use crate::output::outln;
 use tracing_subscriber::EnvFilter;
 
 pub fn init_logging(filter: &str, format: LogFormat) {
@@ -34,17 +36,21 @@ pub async fn run(app: App) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("could not read the bound address: {e}"))?;
     let url = format!("http://{addr}");
-    println!(
+    outln!(
         "tinct {} listening on {url} (store: {})",
         env!("CARGO_PKG_VERSION"),
         app.services.store.describe()
     );
-    println!("  try: curl {url}/v1/nodes");
-    println!("       tinct demo --remote {url}   # load a sample design system");
-    let _ = std::io::stdout().flush();
+    outln!("  try: curl {url}/v1/nodes");
+    outln!("       tinct demo --remote {url}   # load a sample design system");
     tracing::info!(%addr, instance = %app.services.instance, "listening");
-    let router = tinct_surfaces::router(&app);
-    tinct_surfaces::serve(listener, router, shutdown_signal())
+    let (stopping, shutdown) = tokio::sync::watch::channel(false);
+    let router = tinct_surfaces::router(&app, shutdown);
+    let signalled = async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    };
+    tinct_surfaces::serve(listener, router, signalled)
         .await
         .map_err(|e| format!("server error: {e}"))?;
     tracing::info!("stopped");

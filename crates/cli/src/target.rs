@@ -99,5 +99,5 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value
 fn unreachable_result(command: &str, reason: &str) -> CommandResult {
     let error = CommandError::unavailable(reason.to_owned())
         .suggest("Check the URL and that `tinct serve` is running there (GET /health/ready).");
-    CommandResult::failure(command, &new_trace_id(), error)
+    CommandResult::failure(command, &new_trace_id(), "cli", error)
 }

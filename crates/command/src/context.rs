@@ -48,8 +48,9 @@ pub struct Context {
     pub actor: String,
     pub surface: Surface,
     pub deadline: Option<Instant>,
-    /// A consistency token the caller holds (`Tinct-Consistency`): reads must not be older than it.
-    pub consistency: Option<String>,
+    /// A consistency token the caller holds (`Tinct-Consistency`, an earlier `metadata.revision`):
+    /// reads must not see data older than it.
+    pub consistency: Option<u64>,
     produced: Arc<Mutex<Produced>>,
 }
 
@@ -83,7 +84,7 @@ impl Context {
         self
     }
 
-    pub fn with_consistency(mut self, token: Option<String>) -> Self {
+    pub fn with_consistency(mut self, token: Option<u64>) -> Self {
         self.consistency = token;
         self
     }
@@ -106,6 +107,11 @@ impl Context {
 
     pub fn set_cache(&self, status: CacheStatus) {
         self.lock().cache = Some(status);
+    }
+
+    /// Raises the consistency floor (never lowers it).
+    pub fn require_at_least(&mut self, revision: u64) {
+        self.consistency = self.consistency.max(Some(revision));
     }
 
     pub fn revision(&self) -> Option<String> {

@@ -64,7 +64,7 @@ pub struct Metadata {
 
 impl CommandResult {
     /// A failed result for an error found before any command ran (bad JSON, unreachable server).
-    pub fn failure(command: &str, trace_id: &str, error: CommandError) -> Self {
+    pub fn failure(command: &str, trace_id: &str, instance: &str, error: CommandError) -> Self {
         CommandResult {
             success: false,
             data: None,
@@ -74,7 +74,7 @@ impl CommandResult {
                 command: command.to_owned(),
                 trace_id: trace_id.to_owned(),
                 duration_ms: 0.0,
-                instance: String::new(),
+                instance: instance.to_owned(),
                 cache: None,
                 revision: None,
                 command_version: None,

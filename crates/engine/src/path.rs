@@ -2,6 +2,8 @@
 
 /// Most segments a path may have; keeps exported JSON nesting shallow.
 pub const MAX_SEGMENTS: usize = 64;
+/// The reserved name of a group's root token (`color.accent.$root`).
+pub const ROOT_TOKEN: &str = "$root";
 /// Longest path in bytes.
 pub const MAX_PATH_BYTES: usize = 512;
 
@@ -65,7 +67,8 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
                 position: i + 1,
             });
         }
-        if segment.starts_with('$') {
+        // `$root` is the DTCG 2025.10 name of a group's own token, always a path's last name.
+        if segment.starts_with('$') && !(segment == ROOT_TOKEN && i + 1 == count) {
             return Err(PathError::ReservedPrefix {
                 path: path.to_owned(),
                 segment: segment.to_owned(),
@@ -231,6 +234,9 @@ mod tests {
                 .contains("starts with '$', which is reserved")
         );
         assert_eq!(validate_path("color.va$lue"), Ok(()));
+        assert_eq!(validate_path("color.accent.$root"), Ok(()));
+        assert!(validate_path("color.$root.light").is_err());
+        assert!(validate_path("$root").is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::TokenType;
 use crate::path::nearest_paths;
-use crate::value::{alias_in, alias_target};
+use crate::value::{alias_in, alias_target, ref_pointer, split_ref};
 
 /// Longest `alias_chain` recorded per token. A longer chain keeps its first `MAX_ALIAS_CHAIN - 1`
 /// hops and its final hop (the token that holds the literal value); recording every hop for every
@@ -22,7 +22,7 @@ pub const MAX_ALIAS_CHAIN: usize = 16;
 pub const MAX_VALUE_DEPTH: usize = 32;
 
 /// One node's own contribution, root first in the slice passed to [`resolve`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layer {
     pub node: String,
     pub entries: BTreeMap<String, Entry>,
@@ -59,7 +59,27 @@ pub struct ResolvedToken {
     pub alias_chain: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `$deprecated` of the winning definition: `true` or a reason string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Value>,
+    /// `$extensions` of the winning definition, kept so DTCG output round-trips them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<serde_json::Map<String, Value>>,
+    /// The winning value as written, when it holds references (`{…}` or `$ref`); what
+    /// `outputReferences` exports. `None` for literal values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<Value>,
 }
+
+/// Metadata of a definition that resolution carries through to [`ResolvedToken`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenMeta {
+    pub deprecated: Option<Value>,
+    pub extensions: Option<serde_json::Map<String, Value>>,
+}
+
+/// Per-layer metadata for [`resolve_with_meta`], keyed by path like [`Layer::entries`].
+pub type LayerMeta = BTreeMap<String, TokenMeta>;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResolveError {
@@ -88,6 +108,17 @@ pub enum ResolveError {
         MAX_VALUE_DEPTH
     )]
     TooDeep { token: String },
+    /// A `$ref` JSON pointer into a token's value that names nothing in the resolved value.
+    #[error(
+        "token {token:?} references {pointer:?}, but the resolved value of {target:?} has nothing at {inner:?}; point at an existing property such as \"#/{}/$value\"",
+        target.replace('.', "/")
+    )]
+    BadPointer {
+        token: String,
+        pointer: String,
+        target: String,
+        inner: String,
+    },
 }
 
 fn show_cycle(cycle: &[String]) -> String {
@@ -128,8 +159,14 @@ fn show_errors(errors: &[ResolveError]) -> String {
 /// contains it, each orphan override. Tokens that only depend on a failing token get no error
 /// of their own.
 pub fn resolve(layers: &[Layer]) -> Result<Resolved, ResolveErrors> {
+    resolve_with_meta(layers, &[])
+}
+
+/// [`resolve`], carrying `$deprecated` and `$extensions` from `meta[i]` (the metadata of
+/// `layers[i]`; missing entries mean none) to each token's winning definition.
+pub fn resolve_with_meta(layers: &[Layer], meta: &[LayerMeta]) -> Result<Resolved, ResolveErrors> {
     let mut errors = Vec::new();
-    let tokens = merge(layers, &mut errors);
+    let tokens = merge(layers, meta, &mut errors);
     let mut resolver = Resolver::new(tokens);
     resolver.run();
     resolver
@@ -152,6 +189,7 @@ fn sort_key(e: &ResolveError) -> (&str, &str) {
         ResolveError::OrphanOverride { path, .. } | ResolveError::TooDeep { token: path } => {
             (path, "")
         }
+        ResolveError::BadPointer { token, pointer, .. } => (token, pointer),
     }
 }
 
@@ -162,13 +200,18 @@ struct Merged<'a> {
     value: &'a Value,
     description: Option<&'a str>,
     source: &'a str,
+    meta: Option<&'a TokenMeta>,
 }
 
 /// The merged map in path order; orphan overrides go to `errors` in layer order.
 ///
 /// Each layer's entries are already sorted, so a k-way merge walks them once without building
 /// an intermediate map.
-fn merge<'a>(layers: &'a [Layer], errors: &mut Vec<ResolveError>) -> Vec<Merged<'a>> {
+fn merge<'a>(
+    layers: &'a [Layer],
+    meta: &'a [LayerMeta],
+    errors: &mut Vec<ResolveError>,
+) -> Vec<Merged<'a>> {
     let mut cursors: Vec<_> = layers.iter().map(|l| l.entries.iter().peekable()).collect();
     let mut merged = Vec::with_capacity(layers.iter().map(|l| l.entries.len()).max().unwrap_or(0));
     let mut orphans = Vec::new();
@@ -197,6 +240,7 @@ fn merge<'a>(layers: &'a [Layer], errors: &mut Vec<ResolveError>) -> Vec<Merged<
                         value,
                         description: description.as_deref(),
                         source: &layer.node,
+                        meta: meta.get(depth).and_then(|m| m.get(path)),
                     });
                 }
                 (Entry::Override { value }, Some(merged)) => {
@@ -257,6 +301,8 @@ struct Resolver<'a> {
     state: Vec<State>,
     values: Vec<Option<(Value, usize)>>,
     links: Vec<Option<Link>>,
+    /// Whether a token's own value holds references (its `original` is kept).
+    has_refs: Vec<bool>,
     /// Dependencies of every frame on the stack, each frame's a contiguous run.
     deps: Vec<usize>,
     /// Scratch stack for scanning values, kept to avoid an allocation per token.
@@ -278,6 +324,7 @@ impl<'a> Resolver<'a> {
             state: vec![State::Unvisited; n],
             values: std::iter::repeat_with(|| None).take(n).collect(),
             links: vec![None; n],
+            has_refs: vec![false; n],
             deps: Vec::new(),
             scan: Vec::new(),
             errors: Vec::new(),
@@ -317,6 +364,7 @@ impl<'a> Resolver<'a> {
     fn enter(&mut self, token: usize, frames: &mut Vec<Frame>) -> bool {
         let deps_start = self.deps.len();
         let mut broken: Vec<&str> = Vec::new();
+        let mut broken_refs: Vec<String> = Vec::new();
         let mut depth = 0;
         let mut scan = std::mem::take(&mut self.scan);
         scan.push((self.tokens[token].value, 0));
@@ -324,6 +372,7 @@ impl<'a> Resolver<'a> {
             match v {
                 Value::String(s) => {
                     let Some(target) = alias_in(s) else { continue };
+                    self.has_refs[token] = true;
                     match self.index.get(target) {
                         Some(&dep) if !self.deps[deps_start..].contains(&dep) => {
                             self.deps.push(dep);
@@ -350,6 +399,31 @@ impl<'a> Resolver<'a> {
                 }
                 Value::Object(fields) => {
                     depth = depth.max(d + 1);
+                    if let Some(pointer) = ref_pointer(v) {
+                        self.has_refs[token] = true;
+                        let target = split_ref(pointer).map(|(path, _)| path);
+                        let target = target.as_deref().unwrap_or(pointer);
+                        match self.index.get(target) {
+                            Some(&dep) if !self.deps[deps_start..].contains(&dep) => {
+                                self.deps.push(dep);
+                            }
+                            Some(_) => {}
+                            None if broken_refs.iter().any(|b| b == target) => {}
+                            None => {
+                                broken_refs.push(target.to_owned());
+                                self.errors.push(ResolveError::Broken {
+                                    token: self.tokens[token].path.to_owned(),
+                                    reference: target.to_owned(),
+                                    suggestions: nearest_paths(
+                                        target,
+                                        self.tokens.iter().map(|t| t.path),
+                                        3,
+                                    ),
+                                });
+                            }
+                        }
+                        continue;
+                    }
                     scan.extend(fields.values().map(|c| (c, d + 1)));
                 }
                 _ => {}
@@ -369,7 +443,7 @@ impl<'a> Resolver<'a> {
             deps_start,
             next: deps_start,
             depth,
-            failed: !broken.is_empty(),
+            failed: !broken.is_empty() || !broken_refs.is_empty(),
         });
         true
     }
@@ -415,6 +489,7 @@ impl<'a> Resolver<'a> {
         }
         let mut value = own.clone();
         let mut depth = frame.depth;
+        let mut bad_pointer = None;
         if !deps.is_empty() {
             let mut stack = vec![(&mut value, 0)];
             while let Some((v, d)) = stack.pop() {
@@ -429,12 +504,45 @@ impl<'a> Resolver<'a> {
                         }
                     }
                     Value::Array(items) => stack.extend(items.iter_mut().map(|c| (c, d + 1))),
+                    Value::Object(_) if ref_pointer(v).is_some() => {
+                        let pointer = ref_pointer(v).unwrap_or_default().to_owned();
+                        let Some((target, inner)) = split_ref(&pointer) else {
+                            continue;
+                        };
+                        let found = self
+                            .index
+                            .get(target.as_str())
+                            .and_then(|&dep| self.values[dep].as_ref())
+                            .and_then(|(resolved, dep_depth)| {
+                                resolved.pointer(&inner).map(|x| (x.clone(), *dep_depth))
+                            });
+                        match found {
+                            Some((resolved, dep_depth)) => {
+                                depth = depth.max(d + dep_depth);
+                                *v = resolved;
+                            }
+                            None => {
+                                bad_pointer = Some((pointer, target, inner));
+                                break;
+                            }
+                        }
+                    }
                     Value::Object(fields) => {
                         stack.extend(fields.values_mut().map(|c| (c, d + 1)));
                     }
                     _ => {}
                 }
             }
+        }
+        if let Some((pointer, target, inner)) = bad_pointer {
+            self.state[frame.token] = State::Failed;
+            self.errors.push(ResolveError::BadPointer {
+                token: self.tokens[frame.token].path.to_owned(),
+                pointer,
+                target,
+                inner,
+            });
+            return false;
         }
         if depth > MAX_VALUE_DEPTH {
             self.fail_too_deep(frame.token);
@@ -506,6 +614,9 @@ impl<'a> Resolver<'a> {
                         source: merged.source.to_owned(),
                         alias_chain: self.chain(i),
                         description: merged.description.map(str::to_owned),
+                        deprecated: merged.meta.and_then(|m| m.deprecated.clone()),
+                        extensions: merged.meta.and_then(|m| m.extensions.clone()),
+                        original: self.has_refs[i].then(|| merged.value.clone()),
                     },
                 ))
             })
@@ -577,6 +688,9 @@ mod tests {
                 source: "root".into(),
                 alias_chain: vec![],
                 description: Some("small gap".into()),
+                deprecated: None,
+                extensions: None,
+                original: None,
             }
         );
         assert_eq!(resolve(&[]).unwrap().tokens.len(), 0);
@@ -1020,7 +1134,7 @@ mod tests {
             serde_json::to_value(&resolved).unwrap(),
             json!({"tokens": {
                 "a": {"type": "color", "value": "#fff", "source": "root", "aliasChain": []},
-                "b": {"type": "color", "value": "#fff", "source": "root", "aliasChain": ["a"]},
+                "b": {"type": "color", "value": "#fff", "source": "root", "aliasChain": ["a"], "original": "{a}"},
             }})
         );
     }

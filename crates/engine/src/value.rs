@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::TokenType;
+use crate::color::ColorSpace;
 use crate::path::{Distance, validate_path};
 
 /// The referenced path when `value` is exactly an alias string such as `"{color.base.violet}"`.
@@ -16,6 +17,39 @@ pub fn alias_target(value: &Value) -> Option<&str> {
         Value::String(s) => alias_in(s),
         _ => None,
     }
+}
+
+/// The JSON pointer of a DTCG 2025.10 reference object `{"$ref": "#/…"}` (nothing else beside it).
+pub fn ref_pointer(value: &Value) -> Option<&str> {
+    match value {
+        Value::Object(o) if o.len() == 1 => o.get("$ref")?.as_str(),
+        _ => None,
+    }
+}
+
+/// Splits a document-local JSON pointer (`#/color/brand/$value/components/0`) into the token
+/// path it names (`color.brand`) and the pointer inside that token's value (`/components/0`).
+/// A pointer to the token object itself (`#/color/brand`) names its whole value.
+pub fn split_ref(pointer: &str) -> Option<(String, String)> {
+    let rest = pointer.strip_prefix("#/")?;
+    let mut path: Vec<String> = Vec::new();
+    let mut segments = rest.split('/');
+    let mut inner = String::new();
+    for segment in segments.by_ref() {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment == "$value" {
+            break;
+        }
+        if segment.is_empty() || segment.contains(['.', '{', '}']) {
+            return None;
+        }
+        path.push(segment);
+    }
+    for segment in segments {
+        inner.push('/');
+        inner.push_str(segment);
+    }
+    (!path.is_empty()).then(|| (path.join("."), inner))
 }
 
 /// The referenced path when `s` is exactly `{path}` with no nested braces.
@@ -159,6 +193,11 @@ fn check(ty: TokenType, v: &Value, ptr: &str) -> Result<(), ValueError> {
     {
         return check_alias(ty, s, ptr);
     }
+    if let Value::Object(o) = v
+        && o.contains_key("$ref")
+    {
+        return check_ref(ty, v, ptr);
+    }
     match ty {
         TokenType::Color => color(v, ptr),
         TokenType::Dimension => measure(ty, v, ptr, &["px", "rem"]),
@@ -220,6 +259,24 @@ fn check_alias(ty: TokenType, s: &str, ptr: &str) -> Result<(), ValueError> {
             format!(
                 "{s:?} starts with '{{' but is not an alias; write an alias as \"{{group.token}}\""
             ),
+        )),
+    }
+}
+
+fn check_ref(ty: TokenType, v: &Value, ptr: &str) -> Result<(), ValueError> {
+    match ref_pointer(v) {
+        Some(p) if split_ref(p).is_some() => Ok(()),
+        Some(p) => Err(fail(
+            ty,
+            &child(ptr, "$ref"),
+            format!(
+                "the reference {p:?} is not a JSON pointer into this document; write it like \"#/color/brand/$value\""
+            ),
+        )),
+        None => Err(fail(
+            ty,
+            ptr,
+            "a reference object must hold only \"$ref\" with a JSON pointer string, like {\"$ref\": \"#/color/brand/$value\"}",
         )),
     }
 }
@@ -367,10 +424,37 @@ fn color_object(o: &Map<String, Value>, ptr: &str) -> Result<(), ValueError> {
                 "components must be an array of 3 numbers",
             )
         })?;
+    let space: Option<ColorSpace> = o
+        .get("colorSpace")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok());
+    let ranges = space.map(ColorSpace::ranges).unwrap_or([None; 3]);
     for (i, c) in components.iter().enumerate() {
         let c_ptr = child(&components_ptr, &i.to_string());
         match c {
-            Value::Number(_) => {}
+            Value::Number(n) => {
+                let f = n.as_f64().unwrap_or(0.0);
+                let hue = space.and_then(ColorSpace::hue_index) == Some(i);
+                if let Some((lo, hi)) = ranges[i]
+                    && (f < lo || f > hi || (hue && f >= hi))
+                {
+                    let space = space.map_or("", ColorSpace::as_str);
+                    let upper = if hi.is_infinite() {
+                        "or more".to_owned()
+                    } else if hue {
+                        format!("up to (not including) {hi}")
+                    } else {
+                        format!("to {hi}")
+                    };
+                    return Err(fail(
+                        ty,
+                        &c_ptr,
+                        format!(
+                            "component {i} of a {space} colour must be from {lo} {upper}, got {n}"
+                        ),
+                    ));
+                }
+            }
             Value::String(s) if s == "none" => {}
             other => check(TokenType::Number, other, &c_ptr)?,
         }
@@ -400,6 +484,7 @@ fn unit_interval(ty: TokenType, v: &Value, ptr: &str, what: &str) -> Result<(), 
             format!("{what} must be between 0 and 1, got {n}"),
         )),
         Value::String(s) if s.starts_with('{') => check_alias(TokenType::Number, s, ptr),
+        Value::Object(o) if o.contains_key("$ref") => check_ref(TokenType::Number, v, ptr),
         other => Err(fail(
             ty,
             ptr,
@@ -745,6 +830,118 @@ fn gradient(v: &Value, ptr: &str) -> Result<(), ValueError> {
         )?;
         reject_typos(ty, o, &["color", "position"], &stop_ptr)
     })
+}
+
+/// Calls `f` with every position of `value` that holds a value of a token type, starting with
+/// the whole value (as `ty`) and descending into composite fields: `(type, value, pointer)`.
+/// Positions whose shape does not match are skipped (validation reports those).
+pub(crate) fn visit_typed(
+    ty: TokenType,
+    value: &Value,
+    f: &mut impl FnMut(TokenType, &Value, &str),
+) {
+    let mut stack: Vec<(TokenType, &Value, String)> = vec![(ty, value, String::new())];
+    while let Some((ty, v, ptr)) = stack.pop() {
+        f(ty, v, &ptr);
+        let fields: &[(&str, TokenType)] = match ty {
+            TokenType::Border => &[
+                ("color", TokenType::Color),
+                ("width", TokenType::Dimension),
+                ("style", TokenType::StrokeStyle),
+            ],
+            TokenType::Transition => &[
+                ("duration", TokenType::Duration),
+                ("delay", TokenType::Duration),
+                ("timingFunction", TokenType::CubicBezier),
+            ],
+            TokenType::Typography => &[
+                ("fontFamily", TokenType::FontFamily),
+                ("fontSize", TokenType::Dimension),
+                ("fontWeight", TokenType::FontWeight),
+                ("letterSpacing", TokenType::Dimension),
+                ("lineHeight", TokenType::Number),
+            ],
+            TokenType::Shadow => &SHADOW_FIELDS,
+            _ => &[],
+        };
+        match (ty, v) {
+            (TokenType::Shadow, Value::Array(layers)) => {
+                for (i, layer) in layers.iter().enumerate() {
+                    stack.push((TokenType::Shadow, layer, child(&ptr, &i.to_string())));
+                }
+            }
+            (TokenType::Gradient, Value::Array(stops)) => {
+                for (i, stop) in stops.iter().enumerate() {
+                    let stop_ptr = child(&ptr, &i.to_string());
+                    if let Some(o) = stop.as_object() {
+                        if let Some(c) = o.get("color") {
+                            stack.push((TokenType::Color, c, child(&stop_ptr, "color")));
+                        }
+                        if let Some(p) = o.get("position") {
+                            stack.push((TokenType::Number, p, child(&stop_ptr, "position")));
+                        }
+                    }
+                }
+            }
+            (TokenType::StrokeStyle, Value::Object(o)) => {
+                if let Some(Value::Array(dashes)) = o.get("dashArray") {
+                    let dash_ptr = child(&ptr, "dashArray");
+                    for (i, d) in dashes.iter().enumerate() {
+                        stack.push((TokenType::Dimension, d, child(&dash_ptr, &i.to_string())));
+                    }
+                }
+            }
+            (TokenType::Color, Value::Object(o)) => {
+                if let Some(Value::Array(components)) = o.get("components") {
+                    let c_ptr = child(&ptr, "components");
+                    for (i, c) in components.iter().enumerate() {
+                        if !c.is_number() && c.as_str() != Some("none") {
+                            stack.push((TokenType::Number, c, child(&c_ptr, &i.to_string())));
+                        }
+                    }
+                }
+                if let Some(a) = o.get("alpha") {
+                    stack.push((TokenType::Number, a, child(&ptr, "alpha")));
+                }
+            }
+            (TokenType::CubicBezier, Value::Array(points)) => {
+                for (i, p) in points.iter().enumerate() {
+                    if !p.is_number() {
+                        stack.push((TokenType::Number, p, child(&ptr, &i.to_string())));
+                    }
+                }
+            }
+            (_, Value::Object(o)) if !o.contains_key("$ref") => {
+                for &(key, field_ty) in fields {
+                    if let Some(field) = o.get(key) {
+                        stack.push((field_ty, field, child(&ptr, key)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a value at a typed position is a reference (`"{a.b}"` or `{"$ref": …}`), and to what:
+/// the token path and the pointer inside its value.
+pub(crate) fn reference_at(v: &Value) -> Option<(String, String)> {
+    if let Some(path) = alias_target(v) {
+        return Some((path.to_owned(), String::new()));
+    }
+    ref_pointer(v).and_then(split_ref)
+}
+
+/// Whether a literal at a typed position uses a form only older drafts allowed: colours as
+/// strings, dimensions and durations as strings like "16px" or "200ms".
+pub(crate) fn is_legacy_form(ty: TokenType, v: &Value) -> bool {
+    matches!(
+        (ty, v),
+        (
+            TokenType::Color | TokenType::Dimension | TokenType::Duration,
+            Value::String(s)
+        ) if !s.starts_with('{')
+    )
 }
 
 #[cfg(test)]

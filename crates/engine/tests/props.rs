@@ -301,6 +301,9 @@ proptest! {
             source: "root".into(),
             alias_chain: vec![],
             description: None,
+            deprecated: None,
+            extensions: None,
+            original: None,
         });
         let resolved = tinct_engine::Resolved { tokens };
         let css = export(&resolved, Format::Css, &ExportOptions::default());

@@ -1,13 +1,15 @@
 use async_trait::async_trait;
-use tokio::sync::broadcast;
 
-use crate::model::ChangeEvent;
-
-/// The Bus port: committed change events fanned out to every subscriber (WebSocket clients, cache
-/// invalidation on other instances). Events are already durable in the store's event table; the bus
-/// only carries them quickly.
+/// The Bus port: wake-ups between instances. Change events themselves are durable in the store's
+/// event table; a bus message only says "there is something new", so a lost message costs a poll
+/// interval, never an event. Each message carries the sender's instance id, and a bus drops its
+/// own echoes.
 #[async_trait]
 pub trait Bus: Send + Sync {
-    async fn publish(&self, events: &[ChangeEvent]);
-    fn subscribe(&self) -> broadcast::Receiver<ChangeEvent>;
+    /// Tells the other instances that new events were committed.
+    async fn announce(&self);
+    /// Waits for another instance's announcement, or for a reconnect (after which announcements
+    /// may have been missed, so the caller should catch up either way).
+    async fn next_announcement(&self);
+    fn describe(&self) -> String;
 }

@@ -2,14 +2,31 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub type CachedValue = Arc<serde_json::Value>;
+/// A cached answer and the revision it is known to be at least as new as.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cached {
+    pub value: serde_json::Value,
+    pub revision: u64,
+}
 
-/// The Cache port: a key-value cache plus a generation counter per scope. Bumping a scope's
-/// generation invalidates every key built with the old generation.
+pub type CachedValue = Arc<Cached>;
+
+/// A scope's generation: `number` goes up with every invalidation; `revision` is the store revision
+/// of the write that caused the latest one. Values cached under this generation must be computed
+/// from data at least that new, so a lagging replica can never refill the cache with old data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Generation {
+    pub number: u64,
+    pub revision: u64,
+}
+
+/// The Cache port: a key-value cache plus a generation per scope. Bumping a scope's generation
+/// invalidates every key built with the old one.
 #[async_trait]
 pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Option<CachedValue>;
     async fn put(&self, key: &str, value: CachedValue);
-    async fn generation(&self, scope: &str) -> u64;
-    async fn invalidate(&self, scopes: &[String]);
+    async fn generation(&self, scope: &str) -> Generation;
+    /// Bumps each scope's generation, recording the revision of the write that caused it.
+    async fn invalidate(&self, scopes: &[String], revision: u64);
 }

@@ -5,21 +5,27 @@
 mod bus;
 mod cache;
 mod error;
+mod feed;
 mod local_bus;
 mod local_cache;
 mod model;
+mod pg_bus;
 mod postgres;
+mod replicated;
 mod sqlite;
 mod store;
 
 pub use bus::Bus;
-pub use cache::{Cache, CachedValue};
+pub use cache::{Cache, Cached, CachedValue, Generation};
 pub use error::StoreError;
+pub use feed::{EventFeed, FeedHandle};
 pub use local_bus::LocalBus;
 pub use local_cache::LocalCache;
 pub use model::{
     ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
 };
+pub use pg_bus::PgBus;
 pub use postgres::{PgStore, redact_url};
+pub use replicated::ReplicatedStore;
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreRead, StoreTx};

@@ -1,33 +1,22 @@
-//! The embedded bus: a tokio broadcast channel inside one process.
+//! The embedded bus: one process needs no messages. Other processes writing the same SQLite file
+//! (a `tinct call` next to `tinct serve`) are picked up by the event feed's polling.
 
 use async_trait::async_trait;
-use tokio::sync::broadcast;
 
 use crate::bus::Bus;
-use crate::model::ChangeEvent;
 
-pub struct LocalBus {
-    sender: broadcast::Sender<ChangeEvent>,
-}
-
-impl LocalBus {
-    pub fn new(capacity: usize) -> Self {
-        LocalBus {
-            sender: broadcast::channel(capacity.max(1)).0,
-        }
-    }
-}
+#[derive(Default)]
+pub struct LocalBus;
 
 #[async_trait]
 impl Bus for LocalBus {
-    async fn publish(&self, events: &[ChangeEvent]) {
-        for event in events {
-            // No subscriber is not an error: nobody is listening right now.
-            let _ = self.sender.send(event.clone());
-        }
+    async fn announce(&self) {}
+
+    async fn next_announcement(&self) {
+        std::future::pending::<()>().await;
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
-        self.sender.subscribe()
+    fn describe(&self) -> String {
+        "in-process".to_owned()
     }
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::cache::{Cache, CachedValue};
+use crate::cache::{Cache, CachedValue, Generation};
 
 pub struct LocalCache {
     entries: moka::sync::Cache<String, CachedValue>,
-    generations: Mutex<HashMap<String, u64>>,
+    generations: Mutex<HashMap<String, Generation>>,
 }
 
 impl LocalCache {
@@ -24,7 +24,7 @@ impl LocalCache {
         }
     }
 
-    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Generation>> {
         self.generations.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -39,14 +39,16 @@ impl Cache for LocalCache {
         self.entries.insert(key.to_owned(), value);
     }
 
-    async fn generation(&self, scope: &str) -> u64 {
-        self.generations().get(scope).copied().unwrap_or(0)
+    async fn generation(&self, scope: &str) -> Generation {
+        self.generations().get(scope).copied().unwrap_or_default()
     }
 
-    async fn invalidate(&self, scopes: &[String]) {
+    async fn invalidate(&self, scopes: &[String], revision: u64) {
         let mut generations = self.generations();
         for scope in scopes {
-            *generations.entry(scope.clone()).or_insert(0) += 1;
+            let g = generations.entry(scope.clone()).or_default();
+            g.number += 1;
+            g.revision = g.revision.max(revision);
         }
     }
 }
@@ -54,16 +56,28 @@ impl Cache for LocalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::Cached;
     use std::sync::Arc;
 
     #[tokio::test]
     async fn invalidation_bumps_only_named_scopes() {
         let cache = LocalCache::new(100, Duration::from_secs(60));
-        cache.put("k", Arc::new(serde_json::json!(1))).await;
-        assert_eq!(cache.get("k").await.as_deref(), Some(&serde_json::json!(1)));
-        assert_eq!(cache.generation("a").await, 0);
-        cache.invalidate(&["a".to_owned()]).await;
-        assert_eq!(cache.generation("a").await, 1);
-        assert_eq!(cache.generation("b").await, 0);
+        let entry = Cached {
+            value: serde_json::json!(1),
+            revision: 3,
+        };
+        cache.put("k", Arc::new(entry.clone())).await;
+        assert_eq!(cache.get("k").await.as_deref(), Some(&entry));
+        assert_eq!(cache.generation("a").await, Generation::default());
+        cache.invalidate(&["a".to_owned()], 7).await;
+        cache.invalidate(&["a".to_owned()], 5).await;
+        assert_eq!(
+            cache.generation("a").await,
+            Generation {
+                number: 2,
+                revision: 7
+            }
+        );
+        assert_eq!(cache.generation("b").await, Generation::default());
     }
 }

@@ -71,6 +71,18 @@ impl PgStore {
         Self::connect(url, pool_size).await
     }
 
+    /// A handle that connects on first use (a replica that is down now is used once it answers).
+    pub fn open_lazy(url: &str, pool_size: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy(url)?;
+        Ok(PgStore {
+            pool,
+            location: redact_url(url),
+        })
+    }
+
     async fn connect(url: &str, pool_size: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
@@ -103,7 +115,11 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn migrator() -> Migrator {
-    let migrations = [(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+    let migrations = [(
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    )];
     Migrator::with_migrations(
         migrations
             .into_iter()
@@ -257,7 +273,11 @@ mod reads {
         rows.iter().map(token_from).collect()
     }
 
-    pub async fn token(c: &mut PgConnection, node: &str, path: &str) -> Result<Option<TokenRecord>> {
+    pub async fn token(
+        c: &mut PgConnection,
+        node: &str,
+        path: &str,
+    ) -> Result<Option<TokenRecord>> {
         let row = sqlx::query(
             "SELECT node, path, kind, type, value::text AS value, description FROM tokens \
              WHERE node = $1 AND path = $2",
@@ -306,14 +326,26 @@ mod reads {
             .collect()
     }
 
-    pub async fn events_since(c: &mut PgConnection, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+    pub async fn events_since(
+        c: &mut PgConnection,
+        seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(seq)
             .bind(i64::from(limit))
             .fetch_all(c)
             .await?;
         rows.iter().map(event_from).collect()
+    }
+
+    pub async fn latest_event_seq(c: &mut PgConnection) -> Result<i64> {
+        let seq: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
+            .fetch_one(c)
+            .await?;
+        Ok(seq)
     }
 
     pub async fn position(c: &mut PgConnection) -> Result<String> {
@@ -364,6 +396,9 @@ macro_rules! pg_reads {
             async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
                 reads::events_since(&mut *self.conn().await?, seq, limit).await
             }
+            async fn latest_event_seq(&self) -> Result<i64> {
+                reads::latest_event_seq(&mut *self.conn().await?).await
+            }
             async fn revision(&self) -> Result<String> {
                 reads::position(&mut *self.conn().await?).await
             }
@@ -389,6 +424,10 @@ impl Store for PgStore {
         }))
     }
 
+    async fn read_view(&self, _at_least: Option<u64>) -> Result<&dyn StoreRead> {
+        Ok(self)
+    }
+
     fn describe(&self) -> String {
         format!("postgres {}", self.location)
     }
@@ -412,12 +451,14 @@ impl StoreTx for PgTx {
     }
 
     async fn update_node(&self, id: &str, name: &str, description: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE nodes SET name = $1, description = $2, updated_at = now() WHERE id = $3")
-            .bind(name)
-            .bind(description)
-            .bind(id)
-            .execute(&mut **self.conn().await?)
-            .await?;
+        sqlx::query(
+            "UPDATE nodes SET name = $1, description = $2, updated_at = now() WHERE id = $3",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(id)
+        .execute(&mut **self.conn().await?)
+        .await?;
         Ok(())
     }
 

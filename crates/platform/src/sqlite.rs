@@ -340,6 +340,14 @@ impl<T: Connected> StoreRead for T {
         rows.iter().map(event_from).collect()
     }
 
+    async fn latest_event_seq(&self) -> Result<i64> {
+        let mut conn = self.conn().await?;
+        let seq: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(seq)
+    }
+
     async fn revision(&self) -> Result<String> {
         let mut conn = self.conn().await?;
         let value: i64 = sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
@@ -363,6 +371,10 @@ impl Store for SqliteStore {
             revision,
             events: std::sync::Mutex::default(),
         }))
+    }
+
+    async fn read_view(&self, _at_least: Option<u64>) -> Result<&dyn StoreRead> {
+        Ok(self)
     }
 
     fn describe(&self) -> String {

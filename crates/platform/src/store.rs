@@ -35,6 +35,8 @@ pub trait StoreRead: Send + Sync {
         limit: u32,
     ) -> Result<Vec<HistoryEntry>>;
     async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>>;
+    /// The sequence of the newest stored event (0 when there is none).
+    async fn latest_event_seq(&self) -> Result<i64>;
     /// The latest committed revision.
     async fn revision(&self) -> Result<String>;
 }
@@ -58,6 +60,10 @@ pub trait StoreTx: StoreRead {
 #[async_trait]
 pub trait Store: StoreRead {
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+    /// Where a read should go: a view that has every commit up to revision `at_least`
+    /// (a replica that has replayed past it, else the primary). Single-server stores return
+    /// themselves.
+    async fn read_view(&self, at_least: Option<u64>) -> Result<&dyn StoreRead>;
     /// Where the data lives, for banners and `tinct config` (no secrets).
     fn describe(&self) -> String;
 }

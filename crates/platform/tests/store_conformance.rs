@@ -44,13 +44,22 @@ mod conformance {
         let before: i64 = store.revision().await.unwrap().parse().unwrap();
         let tx = store.begin().await.unwrap();
         tx.insert_node(&node("root", None)).await.unwrap();
-        assert!(tx.node("root").await.unwrap().is_some(), "tx sees its own write");
-        assert!(store.node("root").await.unwrap().is_none(), "others do not yet");
+        assert!(
+            tx.node("root").await.unwrap().is_some(),
+            "tx sees its own write"
+        );
+        assert!(
+            store.node("root").await.unwrap().is_none(),
+            "others do not yet"
+        );
         let (revision, _) = tx.commit().await.unwrap();
         let after: i64 = revision.parse().unwrap();
         assert!(after > before);
         let now: i64 = store.revision().await.unwrap().parse().unwrap();
-        assert!(now >= after, "revision {now} is older than the commit {after}");
+        assert!(
+            now >= after,
+            "revision {now} is older than the commit {after}"
+        );
         let root = store.node("root").await.unwrap().unwrap();
         assert_eq!(root.name, "ROOT");
         assert_eq!(root.parent, None);
@@ -68,8 +77,12 @@ mod conformance {
 
     async fn tree_queries(store: &dyn Store) {
         let tx = store.begin().await.unwrap();
-        tx.insert_node(&node("product", Some("root"))).await.unwrap();
-        tx.insert_node(&node("theme", Some("product"))).await.unwrap();
+        tx.insert_node(&node("product", Some("root")))
+            .await
+            .unwrap();
+        tx.insert_node(&node("theme", Some("product")))
+            .await
+            .unwrap();
         tx.insert_node(&node("other", Some("root"))).await.unwrap();
         tx.commit().await.unwrap();
         let ids = |nodes: Vec<tinct_platform::Node>| -> Vec<String> {
@@ -188,7 +201,13 @@ mod conformance {
             .unwrap();
         tx.commit().await.unwrap();
         assert!(store.node("product").await.unwrap().is_none());
-        assert!(store.tokens(&["theme".to_owned()]).await.unwrap().is_empty());
+        assert!(
+            store
+                .tokens(&["theme".to_owned()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             store.history("root", None, 10).await.unwrap().len(),
             1,
@@ -200,7 +219,9 @@ mod conformance {
 #[tokio::test]
 async fn sqlite_store_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap();
+    let store = SqliteStore::open_file(&dir.path().join("t.db"))
+        .await
+        .unwrap();
     conformance::run(&store).await;
 }
 

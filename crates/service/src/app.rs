@@ -6,16 +6,33 @@ use std::time::{Duration, Instant};
 
 use tinct_command::Registry;
 use tinct_command::middleware::{CommandCache, ValidateInput};
-use tinct_platform::{LocalBus, LocalCache, SqliteStore, Store, StoreError};
+use tinct_platform::{
+    Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, ReplicatedStore, SqliteStore,
+    Store, StoreError,
+};
+use tokio::task::JoinHandle;
 
 use crate::commands;
-use crate::config::Config;
+use crate::config::{BusKind, Config};
+use crate::invalidation;
 use crate::services::Services;
 
 pub struct App {
     pub registry: Arc<Registry>,
     pub services: Arc<Services>,
     pub config: Config,
+    /// Background work that lives as long as the app: the event feed and cache invalidation.
+    _feed: FeedHandle,
+    _invalidator: AbortOnDrop,
+}
+
+/// Stops a background task when its owner goes away.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,36 +50,55 @@ pub enum StartError {
         source: StoreError,
     },
     #[error(
-        "unsupported database URL '{0}': this build serves SQLite (sqlite://path); leave TINCT_DATABASE_URL unset to use the data directory"
+        "unsupported database URL '{0}': use postgres://… (scale-out) or sqlite://… (embedded), or leave TINCT_DATABASE_URL unset to use the data directory"
     )]
     UnsupportedDatabase(String),
+    #[error("the postgres bus needs a postgres:// TINCT_DATABASE_URL")]
+    BusNeedsPostgres,
+    #[error("could not connect the event bus: {0}")]
+    Bus(StoreError),
 }
 
 impl App {
     pub async fn open(config: Config) -> Result<App, StartError> {
         let store = open_store(&config).await?;
         let instance = config.instance_name();
+        let bus = open_bus(&config, &instance).await?;
+        // Without a bus, other processes on the same SQLite file are only seen by polling.
+        let poll = match config.bus_kind() {
+            BusKind::Local => Duration::from_millis(250),
+            BusKind::Postgres => Duration::from_secs(2),
+        };
+        let feed = EventFeed::start(store.clone(), bus.clone(), poll)
+            .await
+            .map_err(|source| StartError::Store {
+                location: store.describe(),
+                source,
+            })?;
         let services = Arc::new(Services {
-            store,
-            bus: Arc::new(LocalBus::new(1024)),
+            store: store.clone(),
+            bus,
+            feed: feed.feed.clone(),
             instance: instance.clone(),
             started: Instant::now(),
         });
-        let cache = Arc::new(LocalCache::new(
+        let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(
             config.cache_entries,
             Duration::from_secs(config.cache_ttl_secs),
         ));
+        let invalidator = invalidation::spawn(&feed.feed, cache.clone(), store);
         let cell: commands::system::RegistryCell = Arc::default();
         let mut builder = Registry::builder();
         builder
             .instance(instance)
             .middleware(Arc::new(ValidateInput))
-            .middleware(Arc::new(CommandCache::new(cache)));
+            .middleware(Arc::new(CommandCache::new(cache.clone())));
         let defs = [
             commands::node::defs(&services),
             commands::token::defs(&services),
             commands::tokens::defs(&services),
             commands::system::defs(&services, &cell),
+            commands::events::defs(&services),
         ];
         for def in defs.into_iter().flatten() {
             builder
@@ -76,8 +112,31 @@ impl App {
             registry,
             services,
             config,
+            _feed: feed,
+            _invalidator: AbortOnDrop(invalidator),
         })
     }
+}
+
+async fn open_bus(config: &Config, instance: &str) -> Result<Arc<dyn Bus>, StartError> {
+    match config.bus_kind() {
+        BusKind::Local => Ok(Arc::new(LocalBus)),
+        BusKind::Postgres => {
+            let url = config
+                .database_url
+                .as_deref()
+                .filter(|u| is_postgres(u))
+                .ok_or(StartError::BusNeedsPostgres)?;
+            let bus = PgBus::connect(url, instance)
+                .await
+                .map_err(StartError::Bus)?;
+            Ok(Arc::new(bus))
+        }
+    }
+}
+
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
@@ -86,11 +145,29 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             SqliteStore::open_url(url)
                 .await
                 .map_err(|source| StartError::Store {
-                    location: url.clone(),
+                    location: tinct_platform::redact_url(url),
                     source,
                 })?
         }
-        Some(url) => return Err(StartError::UnsupportedDatabase(url.clone())),
+        Some(url) if is_postgres(url) => {
+            let store = ReplicatedStore::open(
+                url,
+                &config.read_replica_urls,
+                config.pool_size,
+                Duration::from_millis(config.consistency_wait_ms),
+            )
+            .await
+            .map_err(|source| StartError::Store {
+                location: tinct_platform::redact_url(url),
+                source,
+            })?;
+            return Ok(Arc::new(store));
+        }
+        Some(url) => {
+            return Err(StartError::UnsupportedDatabase(tinct_platform::redact_url(
+                url,
+            )));
+        }
         None => {
             std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
                 path: config.data_dir.clone(),

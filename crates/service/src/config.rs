@@ -14,8 +14,20 @@ pub struct Config {
     pub listen: String,
     /// Where the embedded SQLite database lives when `database_url` is unset.
     pub data_dir: PathBuf,
-    /// `sqlite://…` to put the embedded database elsewhere.
+    /// `postgres://…` for the scale-out store, or `sqlite://…` to put the embedded one elsewhere.
     pub database_url: Option<String>,
+    /// PostgreSQL streaming replicas for reads; a list, or one comma-separated string in the
+    /// environment (`TINCT_READ_REPLICA_URLS=postgres://r1/db,postgres://r2/db`).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub read_replica_urls: Vec<String>,
+    /// Connections per PostgreSQL server in this instance's pools.
+    pub pool_size: u32,
+    /// How long a read carrying a consistency token waits for a replica to catch up before it is
+    /// served by the primary, milliseconds.
+    pub consistency_wait_ms: u64,
+    /// Wake-ups between instances: `postgres` (LISTEN/NOTIFY; the default on PostgreSQL) or
+    /// `local` (one process; the default on SQLite).
+    pub bus: Option<BusKind>,
     /// Name of this process in envelopes and logs; defaults to host name and process id.
     pub instance: Option<String>,
     /// Log filter, e.g. `info` or `tinct=debug,sqlx=warn`.
@@ -34,6 +46,13 @@ pub struct Config {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    Local,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Auto,
     Pretty,
@@ -46,6 +65,10 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             data_dir: PathBuf::from("./tinct-data"),
             database_url: None,
+            read_replica_urls: Vec::new(),
+            pool_size: 10,
+            consistency_wait_ms: 100,
+            bus: None,
             instance: None,
             log: "info".to_owned(),
             log_format: LogFormat::Auto,
@@ -55,6 +78,25 @@ impl Default for Config {
             export_max_age_secs: 60,
         }
     }
+}
+
+/// Accepts `["a", "b"]` or `"a,b"` (environment variables are strings).
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::List(list) => list,
+        Form::Csv(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +130,21 @@ impl Config {
         if let Some(url) = &self.database_url {
             shown["database_url"] = tinct_platform::redact_url(url).into();
         }
+        let replicas: Vec<String> = self
+            .read_replica_urls
+            .iter()
+            .map(|u| tinct_platform::redact_url(u))
+            .collect();
+        shown["read_replica_urls"] = replicas.into();
         shown
+    }
+
+    /// The bus in effect: as configured, else postgres on a PostgreSQL store and local otherwise.
+    pub fn bus_kind(&self) -> BusKind {
+        self.bus.unwrap_or(match &self.database_url {
+            Some(url) if url.starts_with("postgres") => BusKind::Postgres,
+            _ => BusKind::Local,
+        })
     }
 
     pub fn instance_name(&self) -> String {
@@ -115,10 +171,30 @@ mod tests {
     }
 
     #[test]
+    fn replica_urls_accept_a_list_or_comma_separated_text() {
+        let c = Config::load(
+            None,
+            serde_json::json!({"read_replica_urls": "postgres://a/x, postgres://b/x"}),
+        )
+        .unwrap();
+        assert_eq!(c.read_replica_urls, ["postgres://a/x", "postgres://b/x"]);
+        let c = Config::load(
+            None,
+            serde_json::json!({"read_replica_urls": ["postgres://c/x"]}),
+        )
+        .unwrap();
+        assert_eq!(c.read_replica_urls, ["postgres://c/x"]);
+    }
+
+    #[test]
     fn flags_win_over_defaults_and_missing_file_is_an_error() {
         let c = Config::load(None, serde_json::json!({"listen": "127.0.0.1:0"})).unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
-        let err = Config::load(Some(Path::new("/nonexistent/tinct.toml")), ()).unwrap_err();
+        let err = Config::load(
+            Some(Path::new("/nonexistent/tinct.toml")),
+            serde_json::json!({}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
     }
 }

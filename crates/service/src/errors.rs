@@ -68,5 +68,14 @@ fn describe(e: &ResolveError) -> serde_json::Value {
         ResolveError::TooDeep { token } => {
             json!({"code": "VALIDATION_ERROR", "token": token, "message": e.to_string()})
         }
+        ResolveError::BadPointer {
+            token,
+            pointer,
+            target,
+            ..
+        } => json!({
+            "code": "BROKEN_REFERENCE", "token": token, "reference": pointer,
+            "target": target, "message": e.to_string()
+        }),
     }
 }

@@ -6,10 +6,11 @@ pub mod commands;
 mod config;
 pub mod demo;
 mod errors;
+mod invalidation;
 mod services;
 mod tree;
 mod views;
 
 pub use app::{App, StartError};
-pub use config::{Config, ConfigError, LogFormat};
+pub use config::{BusKind, Config, ConfigError, LogFormat};
 pub use services::Services;

@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use serde_json::Value;
 use tinct_command::{CommandError, Context};
-use tinct_platform::{Bus, NewEvent, NewHistory, Store, StoreTx};
+use tinct_platform::{Bus, EventFeed, NewEvent, NewHistory, Store, StoreRead, StoreTx};
 
 use crate::errors::from_store;
 
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    pub feed: Arc<EventFeed>,
     pub instance: String,
     pub started: Instant,
 }
@@ -27,6 +28,14 @@ pub struct Change<'a> {
 }
 
 impl Services {
+    /// Where this call's reads go: a view at least as new as the caller's consistency token.
+    pub async fn reader(&self, ctx: &Context) -> Result<&dyn StoreRead, CommandError> {
+        self.store
+            .read_view(ctx.consistency)
+            .await
+            .map_err(from_store)
+    }
+
     pub async fn begin(&self) -> Result<Box<dyn StoreTx>, CommandError> {
         self.store.begin().await.map_err(from_store)
     }
@@ -59,11 +68,15 @@ impl Services {
         .map_err(from_store)
     }
 
-    /// Commits, hands the revision to the envelope and wakes subscribers.
+    /// Commits, hands the revision to the envelope, and wakes this instance's event feed and the
+    /// other instances.
     pub async fn commit(&self, tx: Box<dyn StoreTx>, ctx: &Context) -> Result<(), CommandError> {
         let (revision, events) = tx.commit().await.map_err(from_store)?;
         ctx.set_revision(revision);
-        self.bus.publish(&events).await;
+        if !events.is_empty() {
+            self.feed.wake();
+            self.bus.announce().await;
+        }
         Ok(())
     }
 }

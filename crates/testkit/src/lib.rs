@@ -1,12 +1,14 @@
 //! Real processes for integration tests, on free loopback ports and temporary directories, torn
 //! down on drop (so also when a test panics): tinct servers, PostgreSQL (primary and streaming
-//! replicas) and Redis.
+//! replicas), Redis and nginx.
 
+mod nginx;
 mod postgres;
 mod process;
 mod redis;
 mod tinct;
 
+pub use nginx::Nginx;
 pub use postgres::Postgres;
 pub use process::free_port;
 pub use redis::Redis;

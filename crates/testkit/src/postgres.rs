@@ -43,7 +43,9 @@ fn owned_tempdir(user: Option<&str>) -> (TempDir, PathBuf) {
             "chmod tempdir",
         );
         run_ok(
-            Command::new("chown").arg(format!("{user}:{user}")).arg(&data),
+            Command::new("chown")
+                .arg(format!("{user}:{user}"))
+                .arg(&data),
             "chown data directory",
         );
     }
@@ -79,7 +81,15 @@ impl Postgres {
         let (dir, data) = owned_tempdir(self.user);
         run_ok(
             command_as(self.user, &pg_binary("pg_basebackup"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-D"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-D",
+                ])
                 .arg(&data)
                 .args(["-R", "-c", "fast", "-X", "stream"]),
             "pg_basebackup",
@@ -125,7 +135,14 @@ impl Postgres {
     pub fn sql(&self, sql: &str) -> String {
         let out = run_ok(
             Command::new(pg_binary("psql"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
                 .args(["-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]),
             "psql",
         );

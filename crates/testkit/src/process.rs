@@ -53,7 +53,10 @@ pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
 pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(start.elapsed() < timeout, "{what} not ready after {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "{what} not ready after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

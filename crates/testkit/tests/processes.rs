@@ -30,3 +30,32 @@ fn redis_answers_and_restarts_on_its_port() {
     redis.restart();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
 }
+
+#[test]
+fn nginx_proxies_to_its_upstreams() {
+    use std::io::{Read, Write};
+    // A one-shot upstream that answers any request with a fixed body.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = upstream.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = upstream.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf).unwrap();
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+            .unwrap();
+    });
+    let nginx = tinct_testkit::Nginx::start(&[addr]);
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", nginx.port)).unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    server.join().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}\n{}",
+        nginx.error_log()
+    );
+    assert!(answer.ends_with("hello"));
+}

@@ -3,13 +3,15 @@
 //!
 //! Keys carry a generation per command that every invalidation bumps. A read takes the generation
 //! *before* it runs, so a slow read that started before a write stores its answer under the old
-//! generation, where no later read looks: a late fill can never bring a stale value back.
+//! generation, where no later read looks: a late fill can never bring a stale value back. A miss
+//! also reads at least at the revision of the write behind the generation, so a lagging replica
+//! cannot fill the new generation with old data either.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tinct_platform::Cache;
+use tinct_platform::{Cache, Cached};
 
 use super::{Call, Middleware, Next};
 use crate::definition::CachePolicy;
@@ -34,7 +36,8 @@ impl Middleware for CommandCache {
             let ctx = call.ctx.clone();
             let out = next.run(call).await?;
             if !command.invalidates.is_empty() {
-                self.cache.invalidate(&command.invalidates).await;
+                let revision = ctx.revision().and_then(|r| r.parse().ok()).unwrap_or(0);
+                self.cache.invalidate(&command.invalidates, revision).await;
             }
             ctx.set_cache(CacheStatus::Bypass);
             return Ok(out);
@@ -44,14 +47,24 @@ impl Middleware for CommandCache {
             return next.run(call).await;
         }
         let generation = self.cache.generation(&command.name).await;
-        let key = format!("{}#{}#{}", command.name, generation, call.input);
-        if let Some(hit) = self.cache.get(&key).await {
+        let key = format!("{}#{}#{}", command.name, generation.number, call.input);
+        let wanted = call.ctx.consistency.unwrap_or(0);
+        // A caller holding a newer consistency token than the entry is known to have skips it:
+        // this instance may not have heard of that write yet.
+        if let Some(hit) = self.cache.get(&key).await.filter(|c| c.revision >= wanted) {
             call.ctx.set_cache(CacheStatus::Hit);
-            return Ok(Value::clone(&hit));
+            return Ok(hit.value.clone());
         }
+        let mut call = call;
+        call.ctx.require_at_least(generation.revision);
+        let floor = call.ctx.consistency.unwrap_or(0);
         let ctx = call.ctx.clone();
         let out = next.run(call).await?;
-        self.cache.put(&key, Arc::new(out.clone())).await;
+        let entry = Cached {
+            value: out.clone(),
+            revision: floor,
+        };
+        self.cache.put(&key, Arc::new(entry)).await;
         ctx.set_cache(CacheStatus::Miss);
         Ok(out)
     }

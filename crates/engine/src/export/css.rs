@@ -7,39 +7,120 @@ use std::fmt::Write;
 
 use serde_json::{Map, Number, Value};
 
-use crate::value::font_weight_keyword;
-use crate::{ExportOptions, Resolved, TokenType};
+use super::{Theme, names};
+use crate::color::{Color, ColorFormat};
+use crate::value::{alias_in, font_weight_keyword};
+use crate::{ExportOptions, Resolved, ResolvedToken, TokenType};
+
+/// How values are written: colour format, and how a reference to another token is spelled when
+/// `outputReferences` keeps references (`var(--x)`, `$x`, `@x`).
+pub(super) struct Style<'a> {
+    pub color: ColorFormat,
+    pub reference: Option<&'a Reference<'a>>,
+}
+
+/// Writes the reference to the token at a path.
+pub(super) type Reference<'a> = dyn Fn(&mut String, &str) + 'a;
+
+impl Style<'_> {
+    pub(super) fn plain(color: ColorFormat) -> Style<'static> {
+        Style {
+            color,
+            reference: None,
+        }
+    }
+}
 
 /// Colour spaces CSS writes as their own function (`oklch(…)`) rather than inside `color(…)`.
 const FUNCTIONAL_SPACES: [&str; 6] = ["hsl", "hwb", "lab", "lch", "oklab", "oklch"];
 
 pub(super) fn render(resolved: &Resolved, options: &ExportOptions) -> String {
-    let mut out = String::with_capacity(64 + resolved.tokens.len() * 48);
-    out.push_str(&options.selector);
-    out.push_str(" {\n");
-    let prefix = options.prefix.as_deref().filter(|p| !p.is_empty());
-    for (path, token) in &resolved.tokens {
-        out.push_str("  --");
-        for (i, segment) in prefix.into_iter().chain(path.split('.')).enumerate() {
-            if i > 0 {
-                out.push('-');
-            }
-            kebab(&mut out, segment);
-        }
-        out.push_str(": ");
-        value(&mut out, token.token_type, &token.value);
-        out.push_str(";\n");
+    render_themes(resolved, &[], options)
+}
+
+/// `options.selector` with every token, then one block per theme holding only the tokens whose
+/// value (or, with references kept, whose written form) differs from the base.
+pub(super) fn render_themes(
+    base: &Resolved,
+    themes: &[Theme<'_>],
+    options: &ExportOptions,
+) -> String {
+    let mut out = String::with_capacity(64 + base.tokens.len() * 48);
+    block(&mut out, &options.selector, base.tokens.iter(), options);
+    for theme in themes {
+        let changed = theme.resolved.tokens.iter().filter(|(path, token)| {
+            base.tokens.get(*path).is_none_or(|b| {
+                b.value != token.value
+                    || b.original != token.original
+                    || b.token_type != token.token_type
+            })
+        });
+        out.push('\n');
+        block(&mut out, theme.selector, changed, options);
     }
-    out.push_str("}\n");
     out
 }
 
-/// `fontSize` → `font-size`, `XMLHttp` → `xml-http`, `h1Size` → `h1-size`, `2XL` → `2xl`.
+fn block<'a>(
+    out: &mut String,
+    selector: &str,
+    tokens: impl Iterator<Item = (&'a String, &'a ResolvedToken)>,
+    options: &ExportOptions,
+) {
+    out.push_str(selector);
+    out.push_str(" {\n");
+    let reference = |out: &mut String, path: &str| {
+        out.push_str("var(--");
+        property(out, path, options);
+        out.push(')');
+    };
+    let refs = Style {
+        color: options.color,
+        reference: Some(&reference),
+    };
+    let plain = Style::plain(options.color);
+    for (path, token) in tokens {
+        out.push_str("  --");
+        property(out, path, options);
+        out.push_str(": ");
+        match super::referenced(token, options) {
+            Some(original) => value(out, token.token_type, original, &refs),
+            None => value(out, token.token_type, &token.value, &plain),
+        }
+        out.push_str(";\n");
+    }
+    out.push_str("}\n");
+}
+
+/// The custom property / variable name of `path` (without `--`, `$` or `@`), escaped.
+pub(super) fn property(out: &mut String, path: &str, options: &ExportOptions) {
+    let prefix = options.prefix.as_deref().filter(|p| !p.is_empty());
+    match options.name_case {
+        None | Some(super::NameCase::Kebab) => {
+            let segments = path.split('.').filter(|s| *s != crate::ROOT_TOKEN);
+            for (i, segment) in prefix.into_iter().chain(segments).enumerate() {
+                if i > 0 {
+                    out.push('-');
+                }
+                kebab(out, segment);
+            }
+        }
+        Some(case) => {
+            for c in names::name(path, prefix, case).chars() {
+                ident_char(out, c);
+            }
+        }
+    }
+}
+
+/// `fontSize` → `font-size`, spaces → `-`, `XMLHttp` → `xml-http`, `h1Size` → `h1-size`, `2XL` → `2xl`.
 fn kebab(out: &mut String, segment: &str) {
     let mut chars = segment.chars().peekable();
     let mut prev: Option<char> = None;
     while let Some(c) = chars.next() {
-        if c.is_uppercase() {
+        if c == ' ' {
+            out.push('-');
+        } else if c.is_uppercase() {
             let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
             let boundary = prev.is_some_and(|p| {
                 p.is_lowercase() || ((p.is_uppercase() || p.is_ascii_digit()) && next_lower)
@@ -126,7 +207,13 @@ fn float(out: &mut String, f: f64) {
     }
 }
 
-fn value(out: &mut String, ty: TokenType, v: &Value) {
+pub(super) fn value(out: &mut String, ty: TokenType, v: &Value, style: &Style<'_>) {
+    if let (Some(reference), Value::String(s)) = (style.reference, v)
+        && let Some(target) = alias_in(s)
+    {
+        reference(out, target);
+        return;
+    }
     match (ty, v) {
         (TokenType::FontFamily, _) => font_family(out, v),
         (TokenType::FontWeight, Value::String(s)) => match font_weight_keyword(s) {
@@ -135,6 +222,11 @@ fn value(out: &mut String, ty: TokenType, v: &Value) {
             }
             None => raw(out, s),
         },
+        (TokenType::Color, _) if style.color != ColorFormat::Auto && Color::parse(v).is_some() => {
+            if let Some(c) = Color::parse(v) {
+                raw(out, &c.to_css(style.color));
+            }
+        }
         (_, Value::String(s)) => raw(out, s),
         (TokenType::Color, Value::Object(o)) => color(out, o),
         (TokenType::Dimension | TokenType::Duration, Value::Object(o)) => {
@@ -164,6 +256,7 @@ fn value(out: &mut String, ty: TokenType, v: &Value) {
                 ("style", TokenType::StrokeStyle),
                 ("color", TokenType::Color),
             ],
+            style,
         ),
         (TokenType::Transition, Value::Object(o)) => fields(
             out,
@@ -173,6 +266,7 @@ fn value(out: &mut String, ty: TokenType, v: &Value) {
                 ("timingFunction", TokenType::CubicBezier),
                 ("delay", TokenType::Duration),
             ],
+            style,
         ),
         (TokenType::Shadow, Value::Object(o)) => {
             if o.get("inset") == Some(&Value::Bool(true)) {
@@ -188,6 +282,7 @@ fn value(out: &mut String, ty: TokenType, v: &Value) {
                     ("spread", TokenType::Dimension),
                     ("color", TokenType::Color),
                 ],
+                style,
             );
         }
         (TokenType::Shadow, Value::Array(layers)) => {
@@ -195,17 +290,17 @@ fn value(out: &mut String, ty: TokenType, v: &Value) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                value(out, TokenType::Shadow, layer);
+                value(out, TokenType::Shadow, layer, style);
             }
         }
-        (TokenType::Gradient, Value::Array(stops)) => gradient(out, stops),
-        (TokenType::Typography, Value::Object(o)) => typography(out, o),
+        (TokenType::Gradient, Value::Array(stops)) => gradient(out, stops, style),
+        (TokenType::Typography, Value::Object(o)) => typography(out, o, style),
         _ => generic(out, v),
     }
 }
 
 /// The present fields of a composite, space-separated, each rendered as its own type.
-fn fields(out: &mut String, o: &Map<String, Value>, spec: &[(&str, TokenType)]) {
+fn fields(out: &mut String, o: &Map<String, Value>, spec: &[(&str, TokenType)], style: &Style<'_>) {
     let mut first = true;
     for (key, ty) in spec {
         if let Some(v) = o.get(*key) {
@@ -213,7 +308,7 @@ fn fields(out: &mut String, o: &Map<String, Value>, spec: &[(&str, TokenType)]) 
                 out.push(' ');
             }
             first = false;
-            value(out, *ty, v);
+            value(out, *ty, v, style);
         }
     }
 }
@@ -304,7 +399,7 @@ fn family_name(out: &mut String, name: &str) {
     }
 }
 
-fn gradient(out: &mut String, stops: &[Value]) {
+fn gradient(out: &mut String, stops: &[Value], style: &Style<'_>) {
     out.push_str("linear-gradient(90deg");
     for stop in stops {
         out.push_str(", ");
@@ -313,7 +408,7 @@ fn gradient(out: &mut String, stops: &[Value]) {
             continue;
         };
         if let Some(c) = o.get("color") {
-            value(out, TokenType::Color, c);
+            value(out, TokenType::Color, c, style);
         }
         if let Some(position) = o.get("position").and_then(Value::as_f64) {
             out.push(' ');
@@ -326,7 +421,7 @@ fn gradient(out: &mut String, stops: &[Value]) {
 }
 
 /// The `font` shorthand: `weight size/lineHeight family` (letterSpacing has no place in it).
-fn typography(out: &mut String, o: &Map<String, Value>) {
+fn typography(out: &mut String, o: &Map<String, Value>, style: &Style<'_>) {
     let mut first = true;
     let mut separate = |out: &mut String| {
         if !first {
@@ -336,19 +431,19 @@ fn typography(out: &mut String, o: &Map<String, Value>) {
     };
     if let Some(weight) = o.get("fontWeight") {
         separate(out);
-        value(out, TokenType::FontWeight, weight);
+        value(out, TokenType::FontWeight, weight, style);
     }
     if let Some(size) = o.get("fontSize") {
         separate(out);
-        value(out, TokenType::Dimension, size);
+        value(out, TokenType::Dimension, size, style);
         if let Some(line_height) = o.get("lineHeight") {
             out.push('/');
-            value(out, TokenType::Number, line_height);
+            value(out, TokenType::Number, line_height, style);
         }
     }
     if let Some(family) = o.get("fontFamily") {
         separate(out);
-        value(out, TokenType::FontFamily, family);
+        value(out, TokenType::FontFamily, family, style);
     }
 }
 
@@ -359,7 +454,7 @@ mod tests {
 
     fn css(ty: TokenType, v: Value) -> String {
         let mut out = String::new();
-        value(&mut out, ty, &v);
+        value(&mut out, ty, &v, &Style::plain(ColorFormat::Auto));
         out
     }
 
@@ -389,7 +484,7 @@ mod tests {
     fn names_escape_what_css_identifiers_cannot_hold() {
         assert_eq!(name("50%"), "50\\%");
         assert_eq!(name("a;b:c"), "a\\;b\\:c");
-        assert_eq!(name("a b\n"), "a\\20 b\\a ");
+        assert_eq!(name("a b\n"), "a-b\\a ");
     }
 
     #[test]

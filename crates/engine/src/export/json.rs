@@ -5,17 +5,47 @@
 
 use serde_json::Value;
 
-use crate::Resolved;
+use super::{ExportOptions, Format, token_name};
+use crate::{Resolved, ResolvedToken};
 
 /// Holds the value of a token that is also a group (`a` when `a.b` exists). No valid path
 /// segment starts with `$`, so it cannot collide with a child.
 const GROUP_VALUE_KEY: &str = "$value";
 
 pub(super) fn render(resolved: &Resolved) -> String {
-    let mut entries: Vec<(Vec<&str>, &Value)> = resolved
+    nested(resolved, GROUP_VALUE_KEY, |token| token.value.clone())
+}
+
+/// One key per token name, in path order.
+pub(super) fn render_flat(resolved: &Resolved, options: &ExportOptions) -> String {
+    let mut w = Writer {
+        out: String::with_capacity(64 + resolved.tokens.len() * 48),
+        open: Vec::new(),
+        has_members: vec![false],
+    };
+    w.out.push('{');
+    for (path, token) in &resolved.tokens {
+        w.key(&token_name(path, Format::JsonFlat, options));
+        w.value(&token.value);
+    }
+    if w.has_members[0] {
+        w.out.push('\n');
+    }
+    w.out.push_str("}\n");
+    w.out
+}
+
+/// Groups nested by path segment with `leaf(token)` at each token; a token that is also a
+/// group is written under `group_key` inside it.
+pub(super) fn nested(
+    resolved: &Resolved,
+    group_key: &str,
+    leaf: impl Fn(&ResolvedToken) -> Value,
+) -> String {
+    let mut entries: Vec<(Vec<&str>, &ResolvedToken)> = resolved
         .tokens
         .iter()
-        .map(|(path, token)| (path.split('.').collect(), &token.value))
+        .map(|(path, token)| (path.split('.').collect(), token))
         .collect();
     // By segments, not by whole string ("a-b" < "a.z" but "a" < "a-b"), so groups are contiguous.
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -47,11 +77,11 @@ pub(super) fn render(resolved: &Resolved) -> String {
             .is_some_and(|(next, _)| next.len() > segments.len() && next.starts_with(segments));
         if has_children {
             w.open_group(key);
-            w.key(GROUP_VALUE_KEY);
+            w.key(group_key);
         } else {
             w.key(key);
         }
-        w.value(value);
+        w.value(&leaf(value));
     }
     while !w.open.is_empty() {
         w.close();
@@ -143,7 +173,7 @@ fn string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ResolvedToken, TokenType};
+    use crate::TokenType;
     use serde_json::json;
 
     fn resolved(tokens: Vec<(&str, Value)>) -> Resolved {
@@ -157,6 +187,9 @@ mod tests {
                         source: "root".into(),
                         alias_chain: vec![],
                         description: None,
+                        deprecated: None,
+                        extensions: None,
+                        original: None,
                     };
                     (path.to_owned(), token)
                 })

@@ -127,9 +127,10 @@ fn slug(s: &str) -> String {
 
 fn validate_name(name: &str) -> Result<(), CommandError> {
     if name.trim().is_empty() || name.len() > 200 {
-        return Err(CommandError::validation(
-            "name must be 1–200 characters and not only spaces",
-        ));
+        return Err(
+            CommandError::validation("name must be 1–200 characters and not only spaces")
+                .suggest("Give a readable name such as \"Acme Web\", or omit it to use the id."),
+        );
     }
     Ok(())
 }
@@ -152,12 +153,13 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         CommandDef::new(
             "node.get",
             "Get one node with its lineage (root first) and number of children.",
-            move |i: IdIn, _ctx: Context| {
+            move |i: IdIn, ctx: Context| {
                 let s = g.clone();
                 async move {
-                    let node = require_node(s.store.as_ref(), &i.id).await?;
-                    let lineage = s.store.lineage(&i.id).await.map_err(from_store)?;
-                    let child_count = s.store.child_count(&i.id).await.map_err(from_store)?;
+                    let store = s.reader(&ctx).await?;
+                    let node = require_node(store, &i.id).await?;
+                    let lineage = store.lineage(&i.id).await.map_err(from_store)?;
+                    let child_count = store.child_count(&i.id).await.map_err(from_store)?;
                     Ok(GetOut {
                         node: node.into(),
                         lineage: lineage.into_iter().map(|n| n.id).collect(),
@@ -171,9 +173,9 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         CommandDef::new(
             "node.list",
             "List nodes in id order, a page at a time: every node, or the children of `parent`.",
-            move |i: ListIn, _ctx: Context| {
+            move |i: ListIn, ctx: Context| {
                 let s = l.clone();
-                async move { list(&s, i).await }
+                async move { list(&s, i, ctx).await }
             },
         )
         .tags(&["nodes"])
@@ -252,19 +254,14 @@ async fn create(s: &Services, i: CreateIn, ctx: Context) -> Result<NodeView, Com
         .ok_or_else(|| CommandError::internal("node vanished after insert"))
 }
 
-async fn list(s: &Services, i: ListIn) -> Result<ListOut, CommandError> {
-    let limit = i.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(CommandError::validation(format!(
-            "limit must be between 1 and 1000, got {limit}"
-        )));
-    }
+async fn list(s: &Services, i: ListIn, ctx: Context) -> Result<ListOut, CommandError> {
+    let limit = super::page_limit(i.limit, 100)?;
+    let store = s.reader(&ctx).await?;
     if let Some(parent) = &i.parent {
-        require_node(s.store.as_ref(), parent).await?;
+        require_node(store, parent).await?;
     }
     // One extra row tells whether another page follows.
-    let mut nodes = s
-        .store
+    let mut nodes = store
         .nodes(i.parent.as_deref(), i.cursor.as_deref(), limit + 1)
         .await
         .map_err(from_store)?;

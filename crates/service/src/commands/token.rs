@@ -178,9 +178,9 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         CommandDef::new(
             "token.history",
             "Who changed what and when on a node (or one of its tokens), newest first, with trace ids.",
-            move |i: HistoryIn, _ctx: Context| {
+            move |i: HistoryIn, ctx: Context| {
                 let s = h.clone();
-                async move { history(&s, i).await }
+                async move { history(&s, i, ctx).await }
             },
         )
         .tags(&["tokens"])
@@ -190,21 +190,31 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
 
 fn check_path(path: &str) -> Result<(), CommandError> {
     validate_path(path).map_err(|e| {
-        CommandError::validation(format!("path: {e}")).details(json!({"field": "path"}))
+        CommandError::validation(format!("path: {e}"))
+            .suggest("Use dot-separated names such as color.brand.primary.")
+            .details(json!({"field": "path"}))
     })
 }
 
 fn parse_type(name: &str) -> Result<TokenType, CommandError> {
     name.parse::<TokenType>().map_err(|e| {
-        CommandError::validation(format!("type: {e}")).details(json!({"field": "type"}))
+        let valid: Vec<&str> = TokenType::ALL.iter().map(|t| t.as_str()).collect();
+        CommandError::validation(format!("type: {e}"))
+            .suggest(format!("Use one of: {}.", valid.join(", ")))
+            .details(json!({"field": "type"}))
     })
 }
 
 fn check_value(ty: TokenType, value: &Value) -> Result<(), CommandError> {
     validate_value(ty, value).map_err(|e| {
-        CommandError::validation(format!("value for a {ty} token: {e}")).details(json!({
-            "field": "value", "pointer": e.pointer, "expected": e.expected
-        }))
+        CommandError::validation(format!("value for a {ty} token: {e}"))
+            .suggest(format!(
+                "Give a {ty} value such as {}, or an alias like \"{{path.to.token}}\".",
+                e.expected
+            ))
+            .details(json!({
+                "field": "value", "pointer": e.pointer, "expected": e.expected
+            }))
     })
 }
 
@@ -543,21 +553,16 @@ async fn reset(s: &Services, i: PathIn, ctx: Context) -> Result<RemovedOut, Comm
     })
 }
 
-async fn history(s: &Services, i: HistoryIn) -> Result<HistoryOut, CommandError> {
-    let limit = i.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(CommandError::validation(format!(
-            "limit must be between 1 and 1000, got {limit}"
-        )));
-    }
-    let entries = s
-        .store
+async fn history(s: &Services, i: HistoryIn, ctx: Context) -> Result<HistoryOut, CommandError> {
+    let limit = super::page_limit(i.limit, 100)?;
+    let store = s.reader(&ctx).await?;
+    let entries = store
         .history(&i.node, i.path.as_deref(), limit)
         .await
         .map_err(from_store)?;
     // History outlives deleted nodes; only a node that never existed is unknown.
-    if entries.is_empty() && s.store.node(&i.node).await.map_err(from_store)?.is_none() {
-        return Err(node_not_found(s.store.as_ref(), &i.node).await);
+    if entries.is_empty() && store.node(&i.node).await.map_err(from_store)?.is_none() {
+        return Err(node_not_found(store, &i.node).await);
     }
     Ok(HistoryOut {
         entries: entries.into_iter().map(HistoryView::from).collect(),

@@ -58,10 +58,10 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         CommandDef::new(
             "tokens.resolve",
             "Resolve every token a node sees: inherited definitions, its overrides, aliases followed in the node's own context.",
-            move |i: ResolveIn, _ctx: Context| {
+            move |i: ResolveIn, ctx: Context| {
                 let s = r.clone();
                 async move {
-                    let resolved = resolve_node(s.store.as_ref(), &i.node).await?;
+                    let resolved = resolve_node(s.reader(&ctx).await?, &i.node).await?;
                     let prefix = i.prefix.unwrap_or_default();
                     let tokens: TokenMap = resolved
                         .tokens
@@ -83,9 +83,9 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         CommandDef::new(
             "tokens.export",
             "Export a node's resolved tokens as a file (css or json), with an ETag.",
-            move |i: ExportIn, _ctx: Context| {
+            move |i: ExportIn, ctx: Context| {
                 let s = e.clone();
-                async move { export_node(&s, i).await }
+                async move { export_node(&s, i, ctx).await }
             },
         )
         .tags(&["tokens", "export"])
@@ -97,21 +97,25 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
     ]
 }
 
-async fn export_node(s: &Services, i: ExportIn) -> Result<ExportOut, CommandError> {
+async fn export_node(s: &Services, i: ExportIn, ctx: Context) -> Result<ExportOut, CommandError> {
     let format: Format = i.format.parse().map_err(|e| {
-        CommandError::validation(format!("format: {e}")).details(json!({"field": "format"}))
+        let valid: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        CommandError::validation(format!("format: {e}"))
+            .suggest(format!("Use one of: {}.", valid.join(", ")))
+            .details(json!({"field": "format"}))
     })?;
     let mut options = ExportOptions::default();
     if let Some(selector) = i.selector {
         if selector.trim().is_empty() || selector.contains(['{', '}']) {
             return Err(CommandError::validation(
-                "selector must be a non-empty CSS selector without braces, e.g. `:root` or `[data-theme=\"dark\"]`",
-            ));
+                "selector must be a non-empty CSS selector without braces",
+            )
+            .suggest("Use e.g. :root or [data-theme=\"dark\"]."));
         }
         options.selector = selector;
     }
     options.prefix = i.prefix;
-    let resolved = resolve_node(s.store.as_ref(), &i.node).await?;
+    let resolved = resolve_node(s.reader(&ctx).await?, &i.node).await?;
     let content = export(&resolved, format, &options);
     Ok(ExportOut {
         etag: etag_of(&content),

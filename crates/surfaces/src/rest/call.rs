@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,14 +17,37 @@ use crate::openapi;
 pub const TRACE_HEADER: &str = "x-trace-id";
 pub const CONSISTENCY_HEADER: &str = "tinct-consistency";
 
-/// A context from the request headers: trace id, consistency token, deadline.
-pub fn context(state: &RestState, headers: &HeaderMap) -> Context {
+/// A context from the request headers: trace id, consistency token, deadline. A malformed
+/// consistency token is refused (as a ready response) rather than silently ignored.
+#[allow(clippy::result_large_err)]
+pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    Context::new(Surface::Rest)
+    let ctx = Context::new(Surface::Rest)
         .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
-        .with_consistency(header(CONSISTENCY_HEADER).map(str::to_owned))
-        .with_deadline(Some(Instant::now() + state.request_timeout))
+        .with_deadline(Some(Instant::now() + state.request_timeout));
+    match header(CONSISTENCY_HEADER).map(str::parse::<u64>) {
+        None => Ok(ctx),
+        Some(Ok(token)) => Ok(ctx.with_consistency(Some(token))),
+        Some(Err(_)) => {
+            let e = CommandError::validation(
+                "the Tinct-Consistency header must be a revision number from an earlier response",
+            )
+            .suggest("Send back the Tinct-Consistency header (or metadata.revision) of a write, or omit it.");
+            Err(early_error(state, &ctx, "", e))
+        }
+    }
 }
+
+/// Unwraps a request context or returns the ready error response.
+macro_rules! context_or_return {
+    ($state:expr, $headers:expr) => {
+        match $crate::rest::call::context($state, $headers) {
+            Ok(ctx) => ctx,
+            Err(response) => return response,
+        }
+    };
+}
+pub(crate) use context_or_return;
 
 /// The trace id part of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
 fn traceparent_id(value: Option<&str>) -> Option<&str> {
@@ -49,8 +72,18 @@ pub fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 /// An error found before any command ran (bad JSON, no route), in the same envelope.
-pub fn early_error(ctx: &Context, command: &str, error: CommandError) -> Response {
-    envelope(CommandResult::failure(command, &ctx.trace_id, error))
+pub fn early_error(
+    state: &RestState,
+    ctx: &Context,
+    command: &str,
+    error: CommandError,
+) -> Response {
+    envelope(CommandResult::failure(
+        command,
+        &ctx.trace_id,
+        state.registry.instance(),
+        error,
+    ))
 }
 
 /// The request body as JSON; an empty body means `{}`.
@@ -71,15 +104,15 @@ pub async fn command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     match parse_body(&body) {
         Ok(input) => envelope(state.registry.execute(&name, input, ctx).await),
-        Err(e) => early_error(&ctx, &name, e),
+        Err(e) => early_error(&state, &ctx, &name, e),
     }
 }
 
 pub async fn catalogue(State(state): State<RestState>, headers: HeaderMap) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     envelope(
         state
             .registry
@@ -93,7 +126,7 @@ pub async fn describe(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     envelope(
         state
             .registry
@@ -111,7 +144,7 @@ struct BatchIn {
 }
 
 pub async fn batch(State(state): State<RestState>, headers: HeaderMap, body: Bytes) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     let parsed = parse_body(&body).and_then(|v| {
         serde_json::from_value::<BatchIn>(v).map_err(|e| {
             CommandError::validation(format!("invalid batch: {e}")).suggest(
@@ -121,7 +154,7 @@ pub async fn batch(State(state): State<RestState>, headers: HeaderMap, body: Byt
     });
     let input = match parsed {
         Ok(input) => input,
-        Err(e) => return early_error(&ctx, "batch", e),
+        Err(e) => return early_error(&state, &ctx, "batch", e),
     };
     let trace_id = ctx.trace_id.clone();
     let result = state
@@ -150,10 +183,24 @@ pub async fn openapi(State(state): State<RestState>) -> Response {
     Json(openapi::document(&state.registry)).into_response()
 }
 
+pub async fn wrong_method(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let ctx = context_or_return!(&state, &headers);
+    let error = CommandError::validation(format!("{method} is not served at {}", uri.path()))
+        .suggest("Commands run with POST /v1/commands/{name} and POST /v1/batch; resource routes under /v1/nodes are GET.");
+    let mut response = early_error(&state, &ctx, "", error);
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
 pub async fn no_route(State(state): State<RestState>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     let error = CommandError::not_found(format!("no route {}", uri.path())).suggest(
         "Commands run at POST /v1/commands/{name}; see GET /v1/commands and /v1/openapi.json.",
     );
-    early_error(&ctx, "", error)
+    early_error(&state, &ctx, "", error)
 }

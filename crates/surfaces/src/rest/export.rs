@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tinct_command::CommandError;
 
 use super::RestState;
-use super::call::{TRACE_HEADER, context, early_error, envelope, insert};
+use super::call::{TRACE_HEADER, context_or_return, early_error, envelope, insert};
 
 pub async fn export_file(
     State(state): State<RestState>,
@@ -18,12 +18,12 @@ pub async fn export_file(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     let Some(format) = file.strip_prefix("export.") else {
         let e = CommandError::not_found(format!("no resource '{file}' under node '{id}'")).suggest(
             "Use /v1/nodes/{id}/tokens, /v1/nodes/{id}/export.css or /v1/nodes/{id}/export.json.",
         );
-        return early_error(&ctx, "tokens.export", e);
+        return early_error(&state, &ctx, "tokens.export", e);
     };
     let mut input = json!({"node": id, "format": format});
     for key in ["selector", "prefix"] {

@@ -8,11 +8,11 @@ use serde_json::json;
 use tinct_command::{Context, Surface};
 
 use super::RestState;
-use super::call::{context, envelope};
+use super::call::{context_or_return, envelope};
 
 /// Full detail, in the envelope.
 pub async fn detail(State(state): State<RestState>, headers: HeaderMap) -> Response {
-    let ctx = context(&state, &headers);
+    let ctx = context_or_return!(&state, &headers);
     envelope(
         state
             .registry

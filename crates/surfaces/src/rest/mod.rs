@@ -5,6 +5,7 @@ mod call;
 mod export;
 mod health;
 mod resources;
+mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,21 +14,28 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use tinct_command::Registry;
+use tinct_platform::EventFeed;
 use tinct_service::App;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
 /// What every REST handler needs.
 #[derive(Clone)]
 pub struct RestState {
     pub registry: Arc<Registry>,
+    pub feed: Arc<EventFeed>,
+    /// Turns true when the server starts shutting down (WebSockets then close with 1001).
+    pub shutdown: watch::Receiver<bool>,
     pub request_timeout: Duration,
     pub export_max_age: Duration,
 }
 
-pub fn router(app: &App) -> Router {
+pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
     let state = RestState {
         registry: app.registry.clone(),
+        feed: app.services.feed.clone(),
+        shutdown,
         request_timeout: Duration::from_secs(app.config.request_timeout_secs),
         export_max_age: Duration::from_secs(app.config.export_max_age_secs),
     };
@@ -43,10 +51,12 @@ pub fn router(app: &App) -> Router {
         .route("/v1/nodes/{id}", get(resources::get_node))
         .route("/v1/nodes/{id}/tokens", get(resources::node_tokens))
         .route("/v1/nodes/{id}/{file}", get(export::export_file))
+        .route("/v1/ws", get(ws::upgrade))
         .route("/health", get(health::detail))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(call::no_route)
+        .method_not_allowed_fallback(call::wrong_method)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::RestState;
-use super::call::{context, envelope};
+use super::call::{context_or_return, envelope};
 
 /// Query parameters as command input; numbers stay numbers so the schema can check them.
 fn query_input(query: HashMap<String, String>) -> Map<String, Value> {
@@ -25,7 +25,7 @@ fn query_input(query: HashMap<String, String>) -> Map<String, Value> {
 }
 
 async fn run(state: &RestState, headers: &HeaderMap, command: &str, input: Value) -> Response {
-    let ctx = context(state, headers);
+    let ctx = context_or_return!(state, headers);
     envelope(state.registry.execute(command, input, ctx).await)
 }
 
