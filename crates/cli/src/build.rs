@@ -731,11 +731,13 @@ fn render(
         check(&resolved, report);
         let complete = doc.complete_input(input).unwrap_or_else(|_| input.clone());
         let content = export(&resolved, job.format, &job.options);
-        out.push((
-            file_name(&suffix(&complete, &default)),
-            content,
-            resolved.tokens.len(),
-        ));
+        // An explicit --theme names the file plainly; enumerated combinations get a suffix.
+        let suffix = if job.theme.is_some() {
+            String::new()
+        } else {
+            suffix(&complete, &default)
+        };
+        out.push((file_name(&suffix), content, resolved.tokens.len()));
     }
     out
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tinct_testkit::{Nginx, Postgres, TinctServer};
+use tinct_testkit::{Nginx, Postgres, Redis, TinctServer};
 use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
@@ -22,6 +22,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(instances: usize) -> Cluster {
+        Self::start_with(instances, &[])
+    }
+
+    fn start_with(instances: usize, extra: &[(&str, String)]) -> Cluster {
         let primary = Postgres::start();
         let replica = primary.start_replica();
         let mut dirs = Vec::new();
@@ -35,7 +39,11 @@ impl Cluster {
                 ("TINCT_INSTANCE", name),
                 ("TINCT_CONSISTENCY_WAIT_MS", "200".to_owned()),
             ];
-            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let env: Vec<(&str, &str)> = env
+                .iter()
+                .chain(extra)
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
             servers.push(TinctServer::start_in(Path::new(BIN), dir.path(), &env));
             dirs.push(dir);
         }
@@ -352,4 +360,102 @@ async fn killing_one_of_three_instances_behind_nginx_loses_no_acknowledged_write
         }
     }
     assert!(nginx.error_log().len() < 1_000_000);
+}
+
+fn redis_keys(redis: &Redis) -> usize {
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "--scan",
+            "--pattern",
+            "tinct:cache:*",
+        ])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+async fn health_cache(base: &str) -> String {
+    let envelope: Value = reqwest::get(format!("{base}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    envelope["data"]["cache"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_l2_is_shared_survives_redis_going_away_and_is_used_again_after() {
+    let mut redis = Redis::start();
+    let cluster = Cluster::start_with(
+        2,
+        &[
+            ("TINCT_CACHE", "redis".to_owned()),
+            ("TINCT_REDIS_URL", redis.url()),
+        ],
+    );
+    let (a, b) = (cluster.url(0).to_owned(), cluster.url(1).to_owned());
+    let token = seed(&a, "#123456").await;
+    // B fills L2; A, which never computed it, then finds it there.
+    assert_eq!(colour(&b, Some(&token)).await, json!("#123456"));
+    assert!(redis_keys(&redis) > 0, "B's read was stored in Redis");
+    eventually("A is served from the shared L2", || async {
+        let (e, _) = call(
+            &a,
+            "tokens.resolve",
+            json!({"node": "ds", "prefix": "color.x"}),
+            None,
+        )
+        .await;
+        e["metadata"]["cache"] == "hit"
+    })
+    .await;
+    assert_eq!(health_cache(&a).await, "in-process + redis");
+
+    redis.stop();
+    for i in 0..5 {
+        let value = format!("#00000{i}");
+        must(
+            &a,
+            "token.update",
+            json!({"node": "ds", "path": "color.x", "value": value}),
+        )
+        .await;
+        let fresh = must(
+            &a,
+            "token.update",
+            json!({"node": "ds", "path": "color.x", "value": value}),
+        )
+        .await;
+        assert_eq!(
+            colour(&b, Some(&fresh)).await,
+            json!(value),
+            "served without Redis"
+        );
+    }
+    assert!(health_cache(&b).await.contains("degraded"));
+
+    redis.restart();
+    assert_eq!(redis_keys(&redis), 0, "a restarted Redis starts empty");
+    // A new value misses every L1, so the refill goes to Redis once it is back in use.
+    eventually("L2 is used again", || async {
+        let token = must(
+            &a,
+            "token.update",
+            json!({"node": "ds", "path": "color.x", "value": "#abcdef"}),
+        )
+        .await;
+        colour(&b, Some(&token)).await;
+        redis_keys(&redis) > 0
+    })
+    .await;
+    eventually("health reports the L2 back", || async {
+        health_cache(&b).await == "in-process + redis"
+    })
+    .await;
 }

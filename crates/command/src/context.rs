@@ -38,6 +38,8 @@ impl Surface {
 struct Produced {
     warnings: Vec<String>,
     revision: Option<String>,
+    /// Position in the change log of the newest change a mutation made.
+    change_seq: Option<u64>,
     cache: Option<CacheStatus>,
 }
 
@@ -103,6 +105,15 @@ impl Context {
 
     pub fn set_revision(&self, revision: impl Into<String>) {
         self.lock().revision = Some(revision.into());
+    }
+
+    pub fn set_change_seq(&self, seq: u64) {
+        let mut p = self.lock();
+        p.change_seq = p.change_seq.max(Some(seq));
+    }
+
+    pub fn change_seq(&self) -> Option<u64> {
+        self.lock().change_seq
     }
 
     pub fn set_cache(&self, status: CacheStatus) {

@@ -66,6 +66,7 @@ fn fixture() -> Fixture {
             "A mutation.",
             |_: Empty, ctx: Context| async move {
                 ctx.set_revision("7");
+                ctx.set_change_seq(1);
                 Ok(json!({"written": true}))
             },
         )

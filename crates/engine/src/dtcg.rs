@@ -151,6 +151,16 @@ pub struct Location {
     pub file: Option<Arc<str>>,
     /// JSON pointer of the token object in its file.
     pub pointer: String,
+    /// The file uses `value` rather than `$value` (older Style Dictionary / Tokens Studio).
+    pub legacy: bool,
+}
+
+impl Location {
+    /// JSON pointer of the token's value.
+    pub fn value_pointer(&self) -> String {
+        let key = if self.legacy { "value" } else { "$value" };
+        format!("{}/{key}", self.pointer)
+    }
 }
 
 /// A token of a finished [`Document`].
@@ -456,6 +466,7 @@ impl TokenSet {
                         Location {
                             file: file.clone(),
                             pointer: pointer.clone(),
+                            legacy,
                         },
                     );
                     stack.push(Frame {
@@ -511,6 +522,7 @@ impl TokenSet {
                         location: Location {
                             file: file.clone(),
                             pointer,
+                            legacy: false,
                         },
                     }),
                     None => self.error(
@@ -718,6 +730,7 @@ impl TokenSet {
                 location: Location {
                     file: file.clone(),
                     pointer,
+                    legacy,
                 },
                 origin: origin.clone(),
                 legacy,
@@ -905,7 +918,7 @@ impl TokenSet {
                 continue;
             };
             if let Err(e) = validate_value(ty, &token.value) {
-                let pointer = format!("{}/$value{}", token.location.pointer, e.pointer);
+                let pointer = format!("{}{}", token.location.value_pointer(), e.pointer);
                 self.errors.push(diagnostic(
                     Code::InvalidValue,
                     &token.location.file,
@@ -934,7 +947,7 @@ impl TokenSet {
                 entry.0 += 1;
             }
             for (ptr, target, target_ty, field_ty) in &mismatches {
-                let pointer = format!("{}/$value{ptr}", token.location.pointer);
+                let pointer = format!("{}{ptr}", token.location.value_pointer());
                 let place = if ptr.is_empty() {
                     format!("{path:?}")
                 } else {

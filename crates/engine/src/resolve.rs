@@ -381,12 +381,13 @@ impl<'a> Resolver<'a> {
                         None if broken.contains(&target) => {}
                         None => {
                             broken.push(target);
+                            let own = self.tokens[token].path;
                             self.errors.push(ResolveError::Broken {
-                                token: self.tokens[token].path.to_owned(),
+                                token: own.to_owned(),
                                 reference: target.to_owned(),
                                 suggestions: nearest_paths(
                                     target,
-                                    self.tokens.iter().map(|t| t.path),
+                                    self.tokens.iter().map(|t| t.path).filter(|p| *p != own),
                                     3,
                                 ),
                             });
@@ -411,12 +412,13 @@ impl<'a> Resolver<'a> {
                             None if broken_refs.iter().any(|b| b == target) => {}
                             None => {
                                 broken_refs.push(target.to_owned());
+                                let own = self.tokens[token].path;
                                 self.errors.push(ResolveError::Broken {
-                                    token: self.tokens[token].path.to_owned(),
+                                    token: own.to_owned(),
                                     reference: target.to_owned(),
                                     suggestions: nearest_paths(
                                         target,
-                                        self.tokens.iter().map(|t| t.path),
+                                        self.tokens.iter().map(|t| t.path).filter(|p| *p != own),
                                         3,
                                     ),
                                 });

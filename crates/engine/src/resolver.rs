@@ -626,20 +626,19 @@ impl ResolverDocument {
         Ok((resolved, warnings))
     }
 
-    /// The node tree for the service: the base sets merged into `root`, and one child per
-    /// modifier context (`{root}-{modifier}-{context}`) holding overrides of base tokens and
-    /// definitions of new ones. Each node's layers, root first, resolve like the document.
+    /// The node tree for the service: the root holds the default resolution (every set plus
+    /// each modifier's default context), so it resolves on its own; each modifier context
+    /// becomes a child `{root}-{modifier}-{context}` that overrides what that context changes
+    /// (and defines what only it has). Each child's layers, root first, resolve exactly like
+    /// the document with that context selected.
     pub fn to_tree(
         &self,
         root: &str,
         files: &BTreeMap<String, Value>,
         label: &str,
     ) -> Result<Vec<PlannedNode>, Vec<Diagnostic>> {
-        let mut base = TokenSet::new();
-        for (source, origin) in self.plan(&Input::new(), true) {
-            base.merge(Self::load(source, &origin, files, label));
-        }
-        let (base_doc, _) = base.clone().finish()?;
+        let default = self.default_input();
+        let (base_doc, _) = self.token_set(&default, files, label).finish()?;
         let mut nodes = vec![PlannedNode {
             id: root.to_owned(),
             parent: None,
@@ -649,18 +648,17 @@ impl ResolverDocument {
         }];
         let mut errors = Vec::new();
         for name in self.modifier_order() {
-            for (context, sources) in &self.modifiers[name].contexts {
-                let origin = format!("{name}:{context}");
-                let mut plan = Vec::new();
-                self.sources(sources, &mut plan, &origin, 0);
-                let mut merged = base.clone();
-                for (source, o) in &plan {
-                    merged.merge(Self::load(source, o, files, label));
-                }
-                let doc: Document = match merged.finish() {
+            for context in self.modifiers[name].contexts.keys() {
+                let mut input = default.clone();
+                input.insert(name.to_owned(), context.clone());
+                let doc: Document = match self.token_set(&input, files, label).finish() {
                     Ok((doc, _)) => doc,
-                    Err(mut e) => {
-                        errors.append(&mut e);
+                    Err(e) => {
+                        for d in e {
+                            if !errors.contains(&d) {
+                                errors.push(d);
+                            }
+                        }
                         continue;
                     }
                 };
@@ -670,20 +668,18 @@ impl ResolverDocument {
                     entries: BTreeMap::new(),
                 };
                 for (path, token) in &doc.tokens {
-                    if *token.origin == *origin || plan.iter().any(|(_, o)| **o == *token.origin) {
-                        let entry = match base_doc.tokens.get(path) {
-                            Some(b) if b.value == token.value => continue,
-                            Some(_) => Entry::Override {
-                                value: token.value.clone(),
-                            },
-                            None => Entry::Define {
-                                token_type: token.token_type,
-                                value: token.value.clone(),
-                                description: token.description.clone(),
-                            },
-                        };
-                        layer.entries.insert(path.clone(), entry);
-                    }
+                    let entry = match base_doc.tokens.get(path) {
+                        Some(b) if b.value == token.value => continue,
+                        Some(_) => Entry::Override {
+                            value: token.value.clone(),
+                        },
+                        None => Entry::Define {
+                            token_type: token.token_type,
+                            value: token.value.clone(),
+                            description: token.description.clone(),
+                        },
+                    };
+                    layer.entries.insert(path.clone(), entry);
                 }
                 nodes.push(PlannedNode {
                     id,

@@ -1,8 +1,7 @@
 //! Golden files for every export format (insta snapshots in tests/snapshots/).
 
 use tinct_engine::{
-    ColorFormat, ExportOptions, Format, NameCase, Resolved, Theme, TokenSet, export,
-    export_themes,
+    ColorFormat, ExportOptions, Format, NameCase, Resolved, Theme, TokenSet, export, export_themes,
 };
 
 fn rich() -> Resolved {
@@ -76,7 +75,12 @@ fn css_theme_blocks() {
     let dark: serde_json::Value = serde_json::json!({
         "color": {"$type": "color", "bg": {"$value": "#000000"}, "fg": {"$value": "#eeeeee"}}
     });
-    let base = TokenSet::parse(&light, None).finish().unwrap().0.resolve().unwrap();
+    let base = TokenSet::parse(&light, None)
+        .finish()
+        .unwrap()
+        .0
+        .resolve()
+        .unwrap();
     let mut set = TokenSet::parse(&light, None);
     set.merge(TokenSet::parse(&dark, Some("dark.json")));
     let themed = set.finish().unwrap().0.resolve().unwrap();
@@ -93,5 +97,8 @@ fn css_theme_blocks() {
             ..ExportOptions::default()
         },
     );
-    insta::assert_snapshot!("css_themes", format!("{plain}\n-- with references --\n{refs}"));
+    insta::assert_snapshot!(
+        "css_themes",
+        format!("{plain}\n-- with references --\n{refs}")
+    );
 }

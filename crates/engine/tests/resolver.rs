@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use tinct_engine::resolver::Source;
-use tinct_engine::{
-    Entry, Input, ResolverDocument, parse_resolver, resolve, to_resolver_document,
-};
+use tinct_engine::{Entry, Input, ResolverDocument, parse_resolver, resolve, to_resolver_document};
 
 fn doc() -> Value {
     json!({
@@ -43,17 +41,28 @@ fn doc() -> Value {
 
 fn files() -> BTreeMap<String, Value> {
     BTreeMap::from([
-        ("foundation.json".to_owned(), json!({"color": {"$type": "color", "violet": {"$value": "#6d28d9"}, "pink": {"$value": "#f472b6"}}})),
-        ("themes.json".to_owned(), json!({"dark": {"theme": {"accent": {"$type": "color", "$value": "{color.pink}"}}}})),
+        (
+            "foundation.json".to_owned(),
+            json!({"color": {"$type": "color", "violet": {"$value": "#6d28d9"}, "pink": {"$value": "#f472b6"}}}),
+        ),
+        (
+            "themes.json".to_owned(),
+            json!({"dark": {"theme": {"accent": {"$type": "color", "$value": "{color.pink}"}}}}),
+        ),
     ])
 }
 
 fn input(pairs: &[(&str, &str)]) -> Input {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn parsed() -> ResolverDocument {
-    parse_resolver(&doc()).unwrap_or_else(|e| panic!("{e:#?}")).0
+    parse_resolver(&doc())
+        .unwrap_or_else(|e| panic!("{e:#?}"))
+        .0
 }
 
 #[test]
@@ -68,22 +77,34 @@ fn parses_sets_modifiers_and_order() {
     );
     assert_eq!(
         r.modifiers["theme"].contexts["dark"],
-        [Source::File { path: "themes.json".into(), pointer: "/dark".into() }]
+        [Source::File {
+            path: "themes.json".into(),
+            pointer: "/dark".into()
+        }]
     );
 }
 
 #[test]
 fn resolves_an_input_with_lineage() {
     let r = parsed();
-    let (light, _) = r.resolve(&Input::new(), &files(), "acme.resolver.json").unwrap();
+    let (light, _) = r
+        .resolve(&Input::new(), &files(), "acme.resolver.json")
+        .unwrap();
     assert_eq!(light.tokens["button.bg"].value, json!("#6d28d9"));
     assert_eq!(light.tokens["button.bg"].source, "components");
     assert_eq!(light.tokens["theme.accent"].source, "theme:light");
     let (dark, _) = r
-        .resolve(&input(&[("theme", "dark"), ("density", "compact")]), &files(), "acme")
+        .resolve(
+            &input(&[("theme", "dark"), ("density", "compact")]),
+            &files(),
+            "acme",
+        )
         .unwrap();
     assert_eq!(dark.tokens["button.bg"].value, json!("#f472b6"));
-    assert_eq!(dark.tokens["button.bg"].alias_chain, ["theme.accent", "color.pink"]);
+    assert_eq!(
+        dark.tokens["button.bg"].alias_chain,
+        ["theme.accent", "color.pink"]
+    );
     assert_eq!(dark.tokens["button.pad"].value, json!("4px"));
     assert_eq!(dark.tokens["button.pad"].source, "density:compact");
 }
@@ -92,7 +113,10 @@ fn resolves_an_input_with_lineage() {
 fn enumerates_every_combination_default_first() {
     let all = parsed().all_inputs();
     assert_eq!(all.len(), 4);
-    assert_eq!(all[0], input(&[("theme", "light"), ("density", "comfortable")]));
+    assert_eq!(
+        all[0],
+        input(&[("theme", "light"), ("density", "comfortable")])
+    );
     assert!(all.contains(&input(&[("theme", "dark"), ("density", "compact")])));
 }
 
@@ -100,26 +124,49 @@ fn enumerates_every_combination_default_first() {
 fn input_rules() {
     let r = parsed();
     let e = r.complete_input(&input(&[("theme", "drak")])).unwrap_err();
-    assert!(e[0].message.contains("no context of modifier \"theme\" named \"drak\" (did you mean dark?)"), "{e:#?}");
+    assert!(
+        e[0].message
+            .contains("no context of modifier \"theme\" named \"drak\" (did you mean dark?)"),
+        "{e:#?}"
+    );
     let e = r.complete_input(&input(&[("tema", "dark")])).unwrap_err();
-    assert!(e[0].message.contains("no modifier named \"tema\" (did you mean theme?)"), "{e:#?}");
+    assert!(
+        e[0].message
+            .contains("no modifier named \"tema\" (did you mean theme?)"),
+        "{e:#?}"
+    );
     let mut no_default = doc();
-    no_default["modifiers"]["theme"].as_object_mut().unwrap().remove("default");
+    no_default["modifiers"]["theme"]
+        .as_object_mut()
+        .unwrap()
+        .remove("default");
     let r = parse_resolver(&no_default).unwrap().0;
     let e = r.complete_input(&Input::new()).unwrap_err();
-    assert!(e[0].message.contains("modifier \"theme\" has no default; choose one of its contexts (dark, light)"));
+    assert!(
+        e[0].message.contains(
+            "modifier \"theme\" has no default; choose one of its contexts (dark, light)"
+        )
+    );
 }
 
 fn one_error(doc: Value, pointer: &str, message: &str) {
     let errs = parse_resolver(&doc).expect_err("should fail");
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert_eq!(errs[0].pointer, pointer, "{errs:#?}");
-    assert!(errs[0].message.contains(message), "{:?} lacks {message:?}", errs[0].message);
+    assert!(
+        errs[0].message.contains(message),
+        "{:?} lacks {message:?}",
+        errs[0].message
+    );
 }
 
 #[test]
 fn document_rules() {
-    one_error(json!({"version": "2025.10"}), "/resolutionOrder", "needs \"resolutionOrder\"");
+    one_error(
+        json!({"version": "2025.10"}),
+        "/resolutionOrder",
+        "needs \"resolutionOrder\"",
+    );
     one_error(
         json!({"version": "2025.10", "sets": {"a": {}}, "resolutionOrder": []}),
         "/sets/a",
@@ -170,11 +217,26 @@ fn document_rules() {
 
 #[test]
 fn warnings_for_older_and_odd_documents() {
-    let (_, w) = parse_resolver(&json!({"composition": [], "modifiers": {"m": {"contexts": {"only": []}}}})).unwrap();
+    let (_, w) =
+        parse_resolver(&json!({"composition": [], "modifiers": {"m": {"contexts": {"only": []}}}}))
+            .unwrap();
     let messages: Vec<&str> = w.iter().map(|d| d.message.as_str()).collect();
-    assert!(messages.iter().any(|m| m.contains("has no \"version\"")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("older draft name of \"resolutionOrder\"")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("one context always applies")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("has no \"version\"")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("older draft name of \"resolutionOrder\"")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("one context always applies")),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -185,13 +247,22 @@ fn inline_items_and_missing_files() {
         {"type": "set", "name": "late", "sources": [{"$ref": "missing.json"}]}
     ]});
     let r = parse_resolver(&doc).unwrap().0;
-    let errs = r.resolve(&Input::new(), &BTreeMap::new(), "r.json").unwrap_err();
-    assert!(errs[0].message.contains("the source file \"missing.json\" was not loaded"), "{errs:#?}");
+    let errs = r
+        .resolve(&Input::new(), &BTreeMap::new(), "r.json")
+        .unwrap_err();
+    assert!(
+        errs[0]
+            .message
+            .contains("the source file \"missing.json\" was not loaded"),
+        "{errs:#?}"
+    );
     let r = parse_resolver(&json!({"version": "2025.10", "resolutionOrder": [
         {"type": "set", "name": "base", "sources": [{"a": {"$type": "number", "$value": 1}}]},
         {"type": "modifier", "name": "size", "contexts": {"s": [{"a": {"$type": "number", "$value": 2}}], "l": []}, "default": "s"}
     ]})).unwrap().0;
-    let (resolved, _) = r.resolve(&Input::new(), &BTreeMap::new(), "r.json").unwrap();
+    let (resolved, _) = r
+        .resolve(&Input::new(), &BTreeMap::new(), "r.json")
+        .unwrap();
     assert_eq!(resolved.tokens["a"].value, json!(2));
 }
 
@@ -202,20 +273,44 @@ fn maps_onto_a_node_tree_that_resolves_like_the_document() {
     let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["acme", "acme-theme-dark", "acme-theme-light", "acme-density-comfortable", "acme-density-compact"]
+        [
+            "acme",
+            "acme-theme-dark",
+            "acme-theme-light",
+            "acme-density-comfortable",
+            "acme-density-compact"
+        ]
     );
     assert_eq!(nodes[1].parent.as_deref(), Some("acme"));
     assert_eq!(nodes[1].context.as_deref(), Some("dark"));
-    // theme.accent is defined by every theme context, not by the base: a definition per child
-    assert!(matches!(nodes[1].layer.entries["theme.accent"], Entry::Define { .. }));
+    // the root is the default resolution and resolves alone; dark overrides what it changes
+    let root = resolve(&[nodes[0].layer.clone()]).unwrap();
+    assert_eq!(root.tokens["button.bg"].value, json!("#6d28d9"));
+    assert_eq!(
+        nodes[1].layer.entries["theme.accent"],
+        Entry::Override {
+            value: json!("{color.pink}")
+        }
+    );
+    assert!(
+        nodes[2].layer.entries.is_empty(),
+        "the default context changes nothing"
+    );
     // compact overrides a base token
     assert_eq!(
         nodes[4].layer.entries["button.pad"],
-        Entry::Override { value: json!("4px") }
+        Entry::Override {
+            value: json!("4px")
+        }
     );
     let dark = resolve(&[nodes[0].layer.clone(), nodes[1].layer.clone()]).unwrap();
-    let (expected, _) = r.resolve(&input(&[("theme", "dark")]), &files(), "x").unwrap();
-    assert_eq!(dark.tokens["button.bg"].value, expected.tokens["button.bg"].value);
+    let (expected, _) = r
+        .resolve(&input(&[("theme", "dark")]), &files(), "x")
+        .unwrap();
+    assert_eq!(
+        dark.tokens["button.bg"].value,
+        expected.tokens["button.bg"].value
+    );
 }
 
 #[test]
@@ -230,13 +325,23 @@ fn a_node_and_its_children_export_as_a_resolver_document() {
             layer
         })
         .collect();
-    let exported = to_resolver_document(&[nodes[0].layer.clone()], "theme", &themes, Some("light")).unwrap();
+    let exported =
+        to_resolver_document(&[nodes[0].layer.clone()], "theme", &themes, Some("light")).unwrap();
     let (back, warnings) = parse_resolver(&exported).unwrap();
     assert!(warnings.is_empty(), "{warnings:#?}");
     for context in ["light", "dark"] {
-        let (a, _) = back.resolve(&input(&[("theme", context)]), &BTreeMap::new(), "back").unwrap();
-        let (b, _) = r.resolve(&input(&[("theme", context)]), &files(), "orig").unwrap();
-        let values = |x: &tinct_engine::Resolved| x.tokens.iter().map(|(p, t)| (p.clone(), t.value.clone())).collect::<Vec<_>>();
+        let (a, _) = back
+            .resolve(&input(&[("theme", context)]), &BTreeMap::new(), "back")
+            .unwrap();
+        let (b, _) = r
+            .resolve(&input(&[("theme", context)]), &files(), "orig")
+            .unwrap();
+        let values = |x: &tinct_engine::Resolved| {
+            x.tokens
+                .iter()
+                .map(|(p, t)| (p.clone(), t.value.clone()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(values(&a), values(&b), "{context}");
     }
     let orphan = tinct_engine::Layer {

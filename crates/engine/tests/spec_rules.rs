@@ -14,7 +14,11 @@ fn one_error(doc: Value, code: Code, pointer: &str, message: &str) -> Diagnostic
     let e = errs.into_iter().next().unwrap();
     assert_eq!(e.code, code, "{e:#?}");
     assert_eq!(e.pointer, pointer, "{e:#?}");
-    assert!(e.message.contains(message), "{:?} lacks {message:?}", e.message);
+    assert!(
+        e.message.contains(message),
+        "{:?} lacks {message:?}",
+        e.message
+    );
     e
 }
 
@@ -75,11 +79,15 @@ fn every_token_needs_a_type() {
         "\"a\" has no $type: add \"$type\"",
     );
     // inherited from a group, overridden by the token
-    let (d, _) = ok(json!({"g": {"$type": "number", "a": {"$value": 1}, "b": {"$type": "fontWeight", "$value": 700}}}));
+    let (d, _) = ok(
+        json!({"g": {"$type": "number", "a": {"$value": 1}, "b": {"$type": "fontWeight", "$value": 700}}}),
+    );
     assert_eq!(d.tokens["g.a"].token_type, TokenType::Number);
     assert_eq!(d.tokens["g.b"].token_type, TokenType::FontWeight);
     // an alias takes its target's type, through a chain
-    let (d, _) = ok(json!({"a": {"$type": "color", "$value": "#fff"}, "b": {"$value": "{a}"}, "c": {"$value": "{b}"}}));
+    let (d, _) = ok(
+        json!({"a": {"$type": "color", "$value": "#fff"}, "b": {"$value": "{a}"}, "c": {"$value": "{b}"}}),
+    );
     assert_eq!(d.tokens["c"].token_type, TokenType::Color);
 }
 
@@ -103,28 +111,117 @@ fn types_must_be_dtcg_types() {
 #[test]
 fn values_follow_their_type() {
     let cases = [
-        (TokenType::Color, json!({"colorSpace": "cmyk", "components": [0, 0, 0]}), "/colorSpace", "colorSpace must be one of"),
-        (TokenType::Color, json!({"colorSpace": "srgb", "components": [1.5, 0, 0]}), "/components/0", "component 0 of a srgb colour must be from 0 to 1, got 1.5"),
-        (TokenType::Color, json!({"colorSpace": "hsl", "components": [360, 50, 50]}), "/components/0", "up to (not including) 360"),
-        (TokenType::Color, json!({"colorSpace": "oklch", "components": [0.5, -0.1, 20]}), "/components/1", "from 0 or more"),
-        (TokenType::Dimension, json!({"value": 4, "unit": "em"}), "/unit", "dimension unit must be \"px\" or \"rem\""),
-        (TokenType::Duration, json!({"value": 4, "unit": "min"}), "/unit", "duration unit must be \"ms\" or \"s\""),
-        (TokenType::FontFamily, json!([]), "", "fontFamily list must not be empty"),
+        (
+            TokenType::Color,
+            json!({"colorSpace": "cmyk", "components": [0, 0, 0]}),
+            "/colorSpace",
+            "colorSpace must be one of",
+        ),
+        (
+            TokenType::Color,
+            json!({"colorSpace": "srgb", "components": [1.5, 0, 0]}),
+            "/components/0",
+            "component 0 of a srgb colour must be from 0 to 1, got 1.5",
+        ),
+        (
+            TokenType::Color,
+            json!({"colorSpace": "hsl", "components": [360, 50, 50]}),
+            "/components/0",
+            "up to (not including) 360",
+        ),
+        (
+            TokenType::Color,
+            json!({"colorSpace": "oklch", "components": [0.5, -0.1, 20]}),
+            "/components/1",
+            "from 0 or more",
+        ),
+        (
+            TokenType::Dimension,
+            json!({"value": 4, "unit": "em"}),
+            "/unit",
+            "dimension unit must be \"px\" or \"rem\"",
+        ),
+        (
+            TokenType::Duration,
+            json!({"value": 4, "unit": "min"}),
+            "/unit",
+            "duration unit must be \"ms\" or \"s\"",
+        ),
+        (
+            TokenType::FontFamily,
+            json!([]),
+            "",
+            "fontFamily list must not be empty",
+        ),
         (TokenType::FontWeight, json!(1200), "", "between 1 and 1000"),
-        (TokenType::CubicBezier, json!([2, 0, 0, 1]), "/0", "x1 must be between 0 and 1"),
-        (TokenType::Number, json!("1"), "", "a number must be a JSON number"),
-        (TokenType::StrokeStyle, json!("wavy"), "", "unknown strokeStyle"),
-        (TokenType::Border, json!({"color": "#000", "width": "1px"}), "", "border is missing \"style\""),
-        (TokenType::Transition, json!({"duration": "1s", "delay": "0s"}), "", "transition is missing \"timingFunction\""),
-        (TokenType::Shadow, json!([]), "", "a shadow list must not be empty"),
-        (TokenType::Gradient, json!([{"color": "#000", "position": 2}]), "/0/position", "position must be between 0 and 1"),
-        (TokenType::Typography, json!({"fontFamily": "A", "fontSize": "1px", "fontWeight": 4, "letterSpacing": "0px"}), "", "typography is missing \"lineHeight\""),
+        (
+            TokenType::CubicBezier,
+            json!([2, 0, 0, 1]),
+            "/0",
+            "x1 must be between 0 and 1",
+        ),
+        (
+            TokenType::Number,
+            json!("1"),
+            "",
+            "a number must be a JSON number",
+        ),
+        (
+            TokenType::StrokeStyle,
+            json!("wavy"),
+            "",
+            "unknown strokeStyle",
+        ),
+        (
+            TokenType::Border,
+            json!({"color": "#000", "width": "1px"}),
+            "",
+            "border is missing \"style\"",
+        ),
+        (
+            TokenType::Transition,
+            json!({"duration": "1s", "delay": "0s"}),
+            "",
+            "transition is missing \"timingFunction\"",
+        ),
+        (
+            TokenType::Shadow,
+            json!([]),
+            "",
+            "a shadow list must not be empty",
+        ),
+        (
+            TokenType::Gradient,
+            json!([{"color": "#000", "position": 2}]),
+            "/0/position",
+            "position must be between 0 and 1",
+        ),
+        (
+            TokenType::Typography,
+            json!({"fontFamily": "A", "fontSize": "1px", "fontWeight": 4, "letterSpacing": "0px"}),
+            "",
+            "typography is missing \"lineHeight\"",
+        ),
     ];
     for (ty, value, inner, message) in cases {
         let doc = json!({"t": {"$type": ty.as_str(), "$value": value}});
-        let e = one_error(doc, Code::InvalidValue, &format!("/t/$value{inner}"), message);
-        assert!(e.message.starts_with(&format!("\"t\" ({ty}): invalid value")), "{}", e.message);
-        assert!(e.message.contains("expected something like"), "{}", e.message);
+        let e = one_error(
+            doc,
+            Code::InvalidValue,
+            &format!("/t/$value{inner}"),
+            message,
+        );
+        assert!(
+            e.message
+                .starts_with(&format!("\"t\" ({ty}): invalid value")),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("expected something like"),
+            "{}",
+            e.message
+        );
     }
 }
 
@@ -162,17 +259,26 @@ fn deprecated_is_inherited_and_can_be_lifted() {
 
 #[test]
 fn extensions_are_kept() {
-    let (d, _) = ok(json!({"a": {"$type": "number", "$value": 1, "$extensions": {"org.example": {"x": 1}}}}));
+    let (d, _) = ok(
+        json!({"a": {"$type": "number", "$value": 1, "$extensions": {"org.example": {"x": 1}}}}),
+    );
     let r = d.resolve().unwrap();
-    assert_eq!(r.tokens["a"].extensions.as_ref().unwrap()["org.example"], json!({"x": 1}));
+    assert_eq!(
+        r.tokens["a"].extensions.as_ref().unwrap()["org.example"],
+        json!({"x": 1})
+    );
 }
 
 #[test]
 fn unknown_dollar_properties_warn() {
-    let (_, warnings) = ok(json!({"$themes": [], "a": {"$type": "number", "$value": 1, "$foo": 1}}));
+    let (_, warnings) =
+        ok(json!({"$themes": [], "a": {"$type": "number", "$value": 1, "$foo": 1}}));
     let codes: Vec<Code> = warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, [Code::UnknownProperty, Code::UnknownProperty]);
-    assert!(warnings[0].message.contains("is not a DTCG"), "{warnings:#?}");
+    assert!(
+        warnings[0].message.contains("is not a DTCG"),
+        "{warnings:#?}"
+    );
 }
 
 #[test]
@@ -200,7 +306,11 @@ fn extends_inherits_and_overrides() {
     assert_eq!(d.tokens["dark.bg"].value, json!("#000"));
     assert_eq!(d.tokens["dark.fg"].value, json!("#000"));
     assert_eq!(d.tokens["dark.deep.x"].value, json!("#111"));
-    assert_eq!(d.tokens["other.bg"].value, json!("#000"), "extends chains apply in order");
+    assert_eq!(
+        d.tokens["other.bg"].value,
+        json!("#000"),
+        "extends chains apply in order"
+    );
 }
 
 #[test]
@@ -223,10 +333,15 @@ fn extends_errors() {
         "/x/$extends",
         "its own ancestor or descendant",
     );
-    let errs = errors(json!({"a": {"$extends": "{b}", "t": {"$type": "number", "$value": 1}},
-        "b": {"$extends": "{a}", "u": {"$type": "number", "$value": 1}}}));
+    let errs = errors(
+        json!({"a": {"$extends": "{b}", "t": {"$type": "number", "$value": 1}},
+        "b": {"$extends": "{a}", "u": {"$type": "number", "$value": 1}}}),
+    );
     assert_eq!(errs.len(), 2, "{errs:#?}");
-    assert!(errs.iter().all(|e| e.code == Code::InvalidExtends && e.message.contains("extends it back")));
+    assert!(
+        errs.iter()
+            .all(|e| e.code == Code::InvalidExtends && e.message.contains("extends it back"))
+    );
     one_error(
         json!({"x": {"$extends": 5}}),
         Code::InvalidExtends,
@@ -243,7 +358,11 @@ fn json_pointer_references() {
         "part": {"$type": "color", "$value": {"colorSpace": "srgb", "components": [{"$ref": "#/base/blue/$value/components/2"}, 0, 0]}}
     });
     let (d, _) = ok(doc.clone());
-    assert_eq!(d.tokens["whole"].value, json!("{base.blue}"), "a whole-value $ref is an alias");
+    assert_eq!(
+        d.tokens["whole"].value,
+        json!("{base.blue}"),
+        "a whole-value $ref is an alias"
+    );
     let r = d.resolve().unwrap();
     assert_eq!(r.tokens["whole"].alias_chain, ["base.blue"]);
     assert_eq!(r.tokens["part"].value["components"], json!([1, 0, 0]));
@@ -264,7 +383,10 @@ fn json_pointer_references() {
         "c": {"$type": "color", "$value": {"colorSpace": "srgb", "components": [{"$ref": "#/b/$value/x"}, 0, 0]}}}));
     let errs = d.resolve().unwrap_err();
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].message.contains("has nothing at \"/x\""), "{errs:#?}");
+    assert!(
+        errs[0].message.contains("has nothing at \"/x\""),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -293,14 +415,26 @@ fn resolution_errors_name_the_file_pointer_and_suggestions() {
     let (d, _) = TokenSet::parse(&doc, Some("colors.json")).finish().unwrap();
     let errs = d.resolve().unwrap_err();
     assert_eq!(errs.len(), 2, "all errors at once: {errs:#?}");
-    let cycle = errs.iter().find(|e| e.code == Code::CircularReference).unwrap();
+    let cycle = errs
+        .iter()
+        .find(|e| e.code == Code::CircularReference)
+        .unwrap();
     assert_eq!(cycle.file.as_deref(), Some("colors.json"));
     assert_eq!(cycle.pointer, "/color/a/$value");
     assert!(cycle.message.contains("color.a -> color.b -> color.a"));
-    let broken = errs.iter().find(|e| e.code == Code::BrokenReference).unwrap();
+    let broken = errs
+        .iter()
+        .find(|e| e.code == Code::BrokenReference)
+        .unwrap();
     assert_eq!(broken.pointer, "/color/brand/$value");
-    assert!(broken.message.contains("did you mean \"color.red\""), "{broken:#?}");
-    assert_eq!(broken.to_string(), format!("colors.json at /color/brand/$value: {}", broken.message));
+    assert!(
+        broken.message.contains("did you mean \"color.red\""),
+        "{broken:#?}"
+    );
+    assert_eq!(
+        broken.to_string(),
+        format!("colors.json at /color/brand/$value: {}", broken.message)
+    );
 }
 
 #[test]
@@ -312,7 +446,12 @@ fn every_error_of_a_file_at_once() {
         "d.e": {"$type": "number", "$value": 1}
     }));
     let codes: Vec<Code> = errs.iter().map(|e| e.code).collect();
-    for code in [Code::MissingType, Code::UnknownType, Code::InvalidValue, Code::InvalidName] {
+    for code in [
+        Code::MissingType,
+        Code::UnknownType,
+        Code::InvalidValue,
+        Code::InvalidName,
+    ] {
         assert!(codes.contains(&code), "{code:?} in {codes:?}");
     }
 }
@@ -324,7 +463,11 @@ fn older_draft_string_values_load_with_a_warning() {
     assert_eq!(d.tokens.len(), 3);
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].code, Code::LegacyValue);
-    assert!(warnings[0].message.starts_with("3 token(s) use older draft string values"));
+    assert!(
+        warnings[0]
+            .message
+            .starts_with("3 token(s) use older draft string values")
+    );
 }
 
 #[test]
@@ -334,7 +477,10 @@ fn style_dictionary_files_load_with_warnings() {
         "size": {"small": {"value": "4px"}, "ratio": {"value": 1.5}}});
     let (d, warnings) = ok(doc);
     assert_eq!(d.tokens["color.base.red"].token_type, TokenType::Color);
-    assert_eq!(d.tokens["color.base.red"].description.as_deref(), Some("red"));
+    assert_eq!(
+        d.tokens["color.base.red"].description.as_deref(),
+        Some("red")
+    );
     assert_eq!(d.tokens["color.primary"].token_type, TokenType::Color);
     assert_eq!(d.tokens["size.small"].token_type, TokenType::Dimension);
     assert_eq!(d.tokens["size.ratio"].token_type, TokenType::Number);
@@ -372,7 +518,11 @@ fn merging_sources() {
     assert_eq!(d.tokens["c.x"].value, json!("#fff"));
     assert_eq!(d.tokens["c.x"].origin.as_ref(), "b.json");
     assert_eq!(warnings[0].code, Code::Overridden);
-    assert!(warnings[0].message.starts_with("1 token(s) defined in a.json are replaced by this file"));
+    assert!(
+        warnings[0]
+            .message
+            .starts_with("1 token(s) defined in a.json are replaced by this file")
+    );
     let r = d.resolve().unwrap();
     assert_eq!(r.tokens["c.x"].source, "b.json", "lineage names the file");
     assert_eq!(r.tokens["c.g"].source, "a.json");
@@ -382,14 +532,23 @@ fn merging_sources() {
     set.merge(TokenSet::parse(&typed, Some("t.json")));
     let errs = set.finish().unwrap_err();
     assert_eq!(errs[0].code, Code::Conflict);
-    assert!(errs[0].message.contains("is a color token in a.json but a dimension token here"));
+    assert!(
+        errs[0]
+            .message
+            .contains("is a color token in a.json but a dimension token here")
+    );
 
     let group = json!({"c": {"x": {"deeper": {"$type": "color", "$value": "#fff"}}}});
     let mut set = TokenSet::parse(&a, Some("a.json"));
     set.merge(TokenSet::parse(&group, Some("g.json")));
     let errs = set.finish().unwrap_err();
     assert_eq!(errs[0].code, Code::Conflict);
-    assert!(errs[0].message.contains("\"c.x\" is a token here but a group in g.json"), "{errs:#?}");
+    assert!(
+        errs[0]
+            .message
+            .contains("\"c.x\" is a token here but a group in g.json"),
+        "{errs:#?}"
+    );
 }
 
 #[test]

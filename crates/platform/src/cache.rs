@@ -11,9 +11,11 @@ pub struct Cached {
 
 pub type CachedValue = Arc<Cached>;
 
-/// A scope's generation: `number` goes up with every invalidation; `revision` is the store revision
-/// of the write that caused the latest one. Values cached under this generation must be computed
-/// from data at least that new, so a lagging replica can never refill the cache with old data.
+/// A scope's generation: `number` is the change-log sequence of the newest change that affected
+/// it (so every instance that has seen the same changes agrees on it, and an L2 shared between
+/// instances is keyed alike); `revision` is the store revision behind it. Values cached under a
+/// generation must be computed from data at least that new, so a lagging replica can never
+/// refill the cache with old data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Generation {
     pub number: u64,
@@ -27,6 +29,9 @@ pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Option<CachedValue>;
     async fn put(&self, key: &str, value: CachedValue);
     async fn generation(&self, scope: &str) -> Generation;
-    /// Bumps each scope's generation, recording the revision of the write that caused it.
-    async fn invalidate(&self, scopes: &[String], revision: u64);
+    /// Raises each scope's generation to at least `to` (field by field), so applying the same
+    /// change twice, or out of order, is harmless.
+    async fn invalidate(&self, scopes: &[String], to: Generation);
+    /// What the cache is and whether all its levels are in use, for health reports.
+    fn describe(&self) -> String;
 }

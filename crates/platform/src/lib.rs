@@ -11,6 +11,7 @@ mod local_cache;
 mod model;
 mod pg_bus;
 mod postgres;
+mod redis_cache;
 mod replicated;
 mod sqlite;
 mod store;
@@ -26,6 +27,7 @@ pub use model::{
 };
 pub use pg_bus::PgBus;
 pub use postgres::{PgStore, redact_url};
+pub use redis_cache::RedisCache;
 pub use replicated::ReplicatedStore;
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreRead, StoreTx};

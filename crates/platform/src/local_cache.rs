@@ -43,12 +43,16 @@ impl Cache for LocalCache {
         self.generations().get(scope).copied().unwrap_or_default()
     }
 
-    async fn invalidate(&self, scopes: &[String], revision: u64) {
+    fn describe(&self) -> String {
+        "in-process".to_owned()
+    }
+
+    async fn invalidate(&self, scopes: &[String], to: Generation) {
         let mut generations = self.generations();
         for scope in scopes {
             let g = generations.entry(scope.clone()).or_default();
-            g.number += 1;
-            g.revision = g.revision.max(revision);
+            g.number = g.number.max(to.number);
+            g.revision = g.revision.max(to.revision);
         }
     }
 }
@@ -69,15 +73,10 @@ mod tests {
         cache.put("k", Arc::new(entry.clone())).await;
         assert_eq!(cache.get("k").await.as_deref(), Some(&entry));
         assert_eq!(cache.generation("a").await, Generation::default());
-        cache.invalidate(&["a".to_owned()], 7).await;
-        cache.invalidate(&["a".to_owned()], 5).await;
-        assert_eq!(
-            cache.generation("a").await,
-            Generation {
-                number: 2,
-                revision: 7
-            }
-        );
+        let to = |number, revision| Generation { number, revision };
+        cache.invalidate(&["a".to_owned()], to(4, 7)).await;
+        cache.invalidate(&["a".to_owned()], to(3, 9)).await;
+        assert_eq!(cache.generation("a").await, to(4, 9), "field-wise maximum");
         assert_eq!(cache.generation("b").await, Generation::default());
     }
 }

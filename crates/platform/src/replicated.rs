@@ -169,8 +169,9 @@ impl Store for ReplicatedStore {
     }
 
     fn describe(&self) -> String {
+        let healthy = self.healthy().len();
         format!(
-            "{} with {} read replica(s)",
+            "{} with {healthy}/{} read replica(s) healthy",
             self.primary.describe(),
             self.replicas.len()
         )

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use tinct_command::Registry;
 use tinct_command::middleware::{CommandCache, ValidateInput};
 use tinct_platform::{
-    Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, ReplicatedStore, SqliteStore,
-    Store, StoreError,
+    Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, RedisCache, ReplicatedStore,
+    SqliteStore, Store, StoreError,
 };
 use tokio::task::JoinHandle;
 
 use crate::commands;
-use crate::config::{BusKind, Config};
+use crate::config::{BusKind, CacheKind, Config};
 use crate::invalidation;
 use crate::services::Services;
 
@@ -53,6 +53,10 @@ pub enum StartError {
         "unsupported database URL '{0}': use postgres://… (scale-out) or sqlite://… (embedded), or leave TINCT_DATABASE_URL unset to use the data directory"
     )]
     UnsupportedDatabase(String),
+    #[error("TINCT_CACHE=redis needs TINCT_REDIS_URL (e.g. redis://127.0.0.1:6379)")]
+    CacheNeedsRedisUrl,
+    #[error("invalid Redis URL: {0}")]
+    RedisUrl(String),
     #[error("the postgres bus needs a postgres:// TINCT_DATABASE_URL")]
     BusNeedsPostgres,
     #[error("could not connect the event bus: {0}")]
@@ -75,18 +79,16 @@ impl App {
                 location: store.describe(),
                 source,
             })?;
+        let cache = open_cache(&config)?;
         let services = Arc::new(Services {
             store: store.clone(),
+            cache: cache.clone(),
             bus,
             feed: feed.feed.clone(),
             instance: instance.clone(),
             started: Instant::now(),
         });
-        let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(
-            config.cache_entries,
-            Duration::from_secs(config.cache_ttl_secs),
-        ));
-        let invalidator = invalidation::spawn(&feed.feed, cache.clone(), store);
+        let invalidator = invalidation::spawn(feed.feed.clone(), cache.clone(), store);
         let cell: commands::system::RegistryCell = Arc::default();
         let mut builder = Registry::builder();
         builder
@@ -116,6 +118,22 @@ impl App {
             _invalidator: AbortOnDrop(invalidator),
         })
     }
+}
+
+fn open_cache(config: &Config) -> Result<Arc<dyn Cache>, StartError> {
+    let ttl = Duration::from_secs(config.cache_ttl_secs);
+    Ok(match config.cache {
+        CacheKind::Local => Arc::new(LocalCache::new(config.cache_entries, ttl)),
+        CacheKind::Redis => {
+            let url = config
+                .redis_url
+                .as_deref()
+                .ok_or(StartError::CacheNeedsRedisUrl)?;
+            let cache = RedisCache::new(url, config.cache_entries, ttl)
+                .map_err(|e| StartError::RedisUrl(e.to_string()))?;
+            Arc::new(cache)
+        }
+    })
 }
 
 async fn open_bus(config: &Config, instance: &str) -> Result<Arc<dyn Bus>, StartError> {

@@ -25,6 +25,10 @@ pub struct Config {
     /// How long a read carrying a consistency token waits for a replica to catch up before it is
     /// served by the primary, milliseconds.
     pub consistency_wait_ms: u64,
+    /// `local` (in-process only) or `redis` (in-process L1 + shared Redis L2; needs `redis_url`).
+    pub cache: CacheKind,
+    /// `redis://host:port` for the shared L2 cache.
+    pub redis_url: Option<String>,
     /// Wake-ups between instances: `postgres` (LISTEN/NOTIFY; the default on PostgreSQL) or
     /// `local` (one process; the default on SQLite).
     pub bus: Option<BusKind>,
@@ -42,6 +46,13 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// `Cache-Control: max-age` for export routes, seconds.
     pub export_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    Local,
+    Redis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +79,8 @@ impl Default for Config {
             read_replica_urls: Vec::new(),
             pool_size: 10,
             consistency_wait_ms: 100,
+            cache: CacheKind::Local,
+            redis_url: None,
             bus: None,
             instance: None,
             log: "info".to_owned(),
@@ -136,6 +149,9 @@ impl Config {
             .map(|u| tinct_platform::redact_url(u))
             .collect();
         shown["read_replica_urls"] = replicas.into();
+        if let Some(url) = &self.redis_url {
+            shown["redis_url"] = tinct_platform::redact_url(url).into();
+        }
         shown
     }
 

@@ -12,5 +12,5 @@ mod tree;
 mod views;
 
 pub use app::{App, StartError};
-pub use config::{BusKind, Config, ConfigError, LogFormat};
+pub use config::{BusKind, CacheKind, Config, ConfigError, LogFormat};
 pub use services::Services;

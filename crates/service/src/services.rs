@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 use tinct_command::{CommandError, Context};
-use tinct_platform::{Bus, EventFeed, NewEvent, NewHistory, Store, StoreRead, StoreTx};
+use tinct_platform::{Bus, Cache, EventFeed, NewEvent, NewHistory, Store, StoreRead, StoreTx};
 
 use crate::errors::from_store;
 
 pub struct Services {
     pub store: Arc<dyn Store>,
+    pub cache: Arc<dyn Cache>,
     pub bus: Arc<dyn Bus>,
     pub feed: Arc<EventFeed>,
     pub instance: String,
@@ -73,6 +74,9 @@ impl Services {
     pub async fn commit(&self, tx: Box<dyn StoreTx>, ctx: &Context) -> Result<(), CommandError> {
         let (revision, events) = tx.commit().await.map_err(from_store)?;
         ctx.set_revision(revision);
+        if let Some(seq) = events.iter().map(|e| e.seq).max() {
+            ctx.set_change_seq(u64::try_from(seq).unwrap_or(0));
+        }
         if !events.is_empty() {
             self.feed.wake();
             self.bus.announce().await;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tinct_platform::{Cache, Cached};
+use tinct_platform::{Cache, Cached, Generation};
 
 use super::{Call, Middleware, Next};
 use crate::definition::CachePolicy;
@@ -35,9 +35,12 @@ impl Middleware for CommandCache {
         if command.mutation {
             let ctx = call.ctx.clone();
             let out = next.run(call).await?;
-            if !command.invalidates.is_empty() {
+            // A mutation reports where its change sits in the change log; one that changed nothing
+            // reports nothing and invalidates nothing.
+            if let Some(number) = ctx.change_seq().filter(|_| !command.invalidates.is_empty()) {
                 let revision = ctx.revision().and_then(|r| r.parse().ok()).unwrap_or(0);
-                self.cache.invalidate(&command.invalidates, revision).await;
+                let to = Generation { number, revision };
+                self.cache.invalidate(&command.invalidates, to).await;
             }
             ctx.set_cache(CacheStatus::Bypass);
             return Ok(out);

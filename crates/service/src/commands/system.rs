@@ -38,6 +38,8 @@ pub struct HealthOut {
     pub version: String,
     pub instance: String,
     pub store: String,
+    pub cache: String,
+    pub bus: String,
     /// Latest committed revision.
     pub revision: String,
     pub uptime_secs: u64,
@@ -87,6 +89,8 @@ pub fn defs(s: &Arc<Services>, registry: &RegistryCell) -> Vec<CommandDef> {
                         version: env!("CARGO_PKG_VERSION").to_owned(),
                         instance: s.instance.clone(),
                         store: s.store.describe(),
+                        cache: s.cache.describe(),
+                        bus: s.bus.describe(),
                         revision,
                         uptime_secs: s.started.elapsed().as_secs(),
                     })
