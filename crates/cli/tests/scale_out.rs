@@ -459,3 +459,61 @@ async fn the_redis_l2_is_shared_survives_redis_going_away_and_is_used_again_afte
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_work_through_nginx_on_the_redis_bus_and_close_with_1001_on_shutdown() {
+    let redis = Redis::start();
+    let mut cluster = Cluster::start_with(
+        2,
+        &[
+            ("TINCT_BUS", "redis".to_owned()),
+            ("TINCT_REDIS_URL", redis.url()),
+        ],
+    );
+    let a = cluster.url(0).to_owned();
+    // nginx fronts B only, so the socket is known to live on B.
+    let nginx = Nginx::start(&[cluster.url(1).trim_start_matches("http://").to_owned()]);
+    seed(&a, "#0a0a0a").await;
+    let ws_url = format!(
+        "{}/v1/ws?node=ds&subtree=true",
+        nginx.url().replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let hello = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(hello.to_text().unwrap().contains("\"hello\""));
+    must(&a, "node.create", json!({"id": "ds-dark", "parent": "ds"})).await;
+    must(
+        &a,
+        "token.override",
+        json!({"node": "ds-dark", "path": "color.x", "value": "#fefefe"}),
+    )
+    .await;
+    // Both changes are in the subtree of ds, and arrive over the Redis bus from A.
+    let created = next_event(&mut ws).await;
+    assert_eq!(created["kind"], "node.created");
+    let overridden = next_event(&mut ws).await;
+    assert_eq!(overridden["node"], "ds-dark");
+    assert_eq!(overridden["kind"], "token.overridden");
+
+    let b = cluster.instances.remove(1);
+    let status = tokio::task::spawn_blocking(move || b.terminate())
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM ends tinct with exit 0: {status:?}"
+    );
+    let mut code = None;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await
+    {
+        if let Message::Close(frame) = message {
+            code = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1001), "going away");
+}

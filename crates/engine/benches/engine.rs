@@ -39,7 +39,11 @@ fn generate(tokens: usize, depth: usize) -> Value {
             step += 1;
             made += 1;
         }
-        let target = if group == "color" { &mut color } else { &mut size };
+        let target = if group == "color" {
+            &mut color
+        } else {
+            &mut size
+        };
         target.insert(format!("chain-{chain}"), Value::Object(steps));
         chain += 1;
     }

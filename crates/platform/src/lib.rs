@@ -11,6 +11,7 @@ mod local_cache;
 mod model;
 mod pg_bus;
 mod postgres;
+mod redis_bus;
 mod redis_cache;
 mod replicated;
 mod sqlite;
@@ -27,6 +28,7 @@ pub use model::{
 };
 pub use pg_bus::PgBus;
 pub use postgres::{PgStore, redact_url};
+pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
 pub use replicated::ReplicatedStore;
 pub use sqlite::SqliteStore;

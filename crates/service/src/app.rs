@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use tinct_command::Registry;
 use tinct_command::middleware::{CommandCache, ValidateInput};
 use tinct_platform::{
-    Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, RedisCache, ReplicatedStore,
-    SqliteStore, Store, StoreError,
+    Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, RedisBus, RedisCache,
+    ReplicatedStore, SqliteStore, Store, StoreError,
 };
 use tokio::task::JoinHandle;
 
@@ -57,6 +57,8 @@ pub enum StartError {
     CacheNeedsRedisUrl,
     #[error("invalid Redis URL: {0}")]
     RedisUrl(String),
+    #[error("TINCT_BUS=redis needs TINCT_REDIS_URL (e.g. redis://127.0.0.1:6379)")]
+    BusNeedsRedisUrl,
     #[error("the postgres bus needs a postgres:// TINCT_DATABASE_URL")]
     BusNeedsPostgres,
     #[error("could not connect the event bus: {0}")]
@@ -71,7 +73,7 @@ impl App {
         // Without a bus, other processes on the same SQLite file are only seen by polling.
         let poll = match config.bus_kind() {
             BusKind::Local => Duration::from_millis(250),
-            BusKind::Postgres => Duration::from_secs(2),
+            BusKind::Postgres | BusKind::Redis => Duration::from_secs(2),
         };
         let feed = EventFeed::start(store.clone(), bus.clone(), poll)
             .await
@@ -148,6 +150,15 @@ async fn open_bus(config: &Config, instance: &str) -> Result<Arc<dyn Bus>, Start
             let bus = PgBus::connect(url, instance)
                 .await
                 .map_err(StartError::Bus)?;
+            Ok(Arc::new(bus))
+        }
+        BusKind::Redis => {
+            let url = config
+                .redis_url
+                .as_deref()
+                .ok_or(StartError::BusNeedsRedisUrl)?;
+            let bus =
+                RedisBus::new(url, instance).map_err(|e| StartError::RedisUrl(e.to_string()))?;
             Ok(Arc::new(bus))
         }
     }

@@ -29,8 +29,8 @@ pub struct Config {
     pub cache: CacheKind,
     /// `redis://host:port` for the shared L2 cache.
     pub redis_url: Option<String>,
-    /// Wake-ups between instances: `postgres` (LISTEN/NOTIFY; the default on PostgreSQL) or
-    /// `local` (one process; the default on SQLite).
+    /// Wake-ups between instances: `postgres` (LISTEN/NOTIFY; the default on PostgreSQL), `redis`
+    /// (pub/sub; needs `redis_url`) or `local` (one process; the default on SQLite).
     pub bus: Option<BusKind>,
     /// Name of this process in envelopes and logs; defaults to host name and process id.
     pub instance: Option<String>,
@@ -60,6 +60,7 @@ pub enum CacheKind {
 pub enum BusKind {
     Local,
     Postgres,
+    Redis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
