@@ -517,3 +517,43 @@ async fn websockets_work_through_nginx_on_the_redis_bus_and_close_with_1001_on_s
     }
     assert_eq!(code, Some(1001), "going away");
 }
+
+#[test]
+fn instances_starting_at_once_on_a_fresh_database_migrate_it_once() {
+    let primary = Postgres::start();
+    let url = primary.url();
+    let starters: Vec<_> = (0..3)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let dir = tempfile::tempdir().unwrap();
+                let name = format!("racer-{i}");
+                let env = [
+                    ("TINCT_DATABASE_URL", url.as_str()),
+                    ("TINCT_INSTANCE", name.as_str()),
+                ];
+                let server = TinctServer::start_in(Path::new(BIN), dir.path(), &env);
+                (server, dir)
+            })
+        })
+        .collect();
+    let servers: Vec<_> = starters.into_iter().map(|s| s.join().unwrap()).collect();
+    assert_eq!(
+        primary.sql("SELECT count(*) FROM _sqlx_migrations"),
+        "1",
+        "the schema was applied exactly once"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (server, _) in &servers {
+        let (envelope, _) = runtime.block_on(call(&server.url, "system.health", json!({}), None));
+        assert_eq!(envelope["success"], true, "{envelope}");
+        assert!(
+            envelope["data"]["store"]
+                .as_str()
+                .unwrap()
+                .starts_with("postgres")
+        );
+        assert_eq!(envelope["data"]["replicas"], json!([]));
+    }
+    drop(servers);
+}

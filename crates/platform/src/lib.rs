@@ -32,4 +32,4 @@ pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
 pub use replicated::ReplicatedStore;
 pub use sqlite::SqliteStore;
-pub use store::{Store, StoreRead, StoreTx};
+pub use store::{ReplicaStatus, Store, StoreRead, StoreTx};

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::model::{ChangeEvent, HistoryEntry, Node, TokenRecord};
 use crate::postgres::PgStore;
-use crate::store::{Result, Store, StoreRead, StoreTx};
+use crate::store::{ReplicaStatus, Result, Store, StoreRead, StoreTx};
 
 /// How often replicas are probed for health and replay position.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
@@ -111,20 +111,6 @@ impl ReplicatedStore {
             .filter(|r| r.healthy.load(Ordering::Relaxed))
             .collect()
     }
-
-    /// Replicas as (where, healthy, replay position) for health reports.
-    pub fn replica_status(&self) -> Vec<(String, bool, u64)> {
-        self.replicas
-            .iter()
-            .map(|r| {
-                (
-                    r.store.describe(),
-                    r.healthy.load(Ordering::Relaxed),
-                    r.position.load(Ordering::Relaxed),
-                )
-            })
-            .collect()
-    }
 }
 
 impl Drop for ReplicatedStore {
@@ -166,6 +152,29 @@ impl Store for ReplicatedStore {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+    }
+
+    async fn replicas(&self) -> Vec<ReplicaStatus> {
+        let primary: Option<u64> = self
+            .primary
+            .revision()
+            .await
+            .ok()
+            .and_then(|p| p.parse().ok());
+        self.replicas
+            .iter()
+            .map(|r| {
+                let healthy = r.healthy.load(Ordering::Relaxed);
+                let replayed = r.position.load(Ordering::Relaxed);
+                ReplicaStatus {
+                    name: r.store.describe(),
+                    healthy,
+                    lag_bytes: primary
+                        .filter(|_| healthy)
+                        .map(|p| p.saturating_sub(replayed)),
+                }
+            })
+            .collect()
     }
 
     fn describe(&self) -> String {

@@ -66,4 +66,18 @@ pub trait Store: StoreRead {
     async fn read_view(&self, at_least: Option<u64>) -> Result<&dyn StoreRead>;
     /// Where the data lives, for banners and `tinct config` (no secrets).
     fn describe(&self) -> String;
+    /// Read replicas with their health and lag behind the primary; none for single-server stores.
+    async fn replicas(&self) -> Vec<ReplicaStatus> {
+        Vec::new()
+    }
+}
+
+/// One read replica as health reports show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaStatus {
+    pub name: String,
+    pub healthy: bool,
+    /// WAL bytes the replica has not replayed yet (unknown while it is down).
+    pub lag_bytes: Option<u64>,
 }

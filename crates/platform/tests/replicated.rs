@@ -59,6 +59,17 @@ async fn tokens_route_reads_past_a_paused_replica() {
 
     replica.sql("SELECT pg_wal_replay_pause()");
     let second = create(&store, "second").await;
+    // Lag shows once the prober has seen the paused replica behind the primary.
+    let mut lagging = false;
+    for _ in 0..100 {
+        let status = store.replicas().await;
+        if status[0].healthy && status[0].lag_bytes.is_some_and(|l| l > 0) {
+            lagging = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(lagging, "replica lag is reported while replay is paused");
     assert!(second > first);
 
     // The lagging replica does not have it: a tokenless read may be stale...
@@ -111,9 +122,13 @@ async fn reads_fall_back_to_the_primary_when_the_replica_stops() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(served, "reads never fell back to the primary");
-    let status = store.replica_status();
+    let status = store.replicas().await;
     assert_eq!(status.len(), 1);
-    assert!(!status[0].1, "the stopped replica is reported unhealthy");
+    assert!(
+        !status[0].healthy,
+        "the stopped replica is reported unhealthy"
+    );
+    assert_eq!(status[0].lag_bytes, None);
     let view = store.read_view(Some(rev)).await.unwrap();
     assert!(view.node("kept").await.unwrap().is_some());
 }

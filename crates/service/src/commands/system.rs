@@ -33,6 +33,15 @@ pub struct Empty {}
 
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+pub struct ReplicaView {
+    pub name: String,
+    pub healthy: bool,
+    /// WAL bytes not yet replayed; absent while the replica is down.
+    pub lag_bytes: Option<u64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct HealthOut {
     pub status: String,
     pub version: String,
@@ -40,6 +49,8 @@ pub struct HealthOut {
     pub store: String,
     pub cache: String,
     pub bus: String,
+    /// Read replicas: health and replay lag behind the primary.
+    pub replicas: Vec<ReplicaView>,
     /// Latest committed revision.
     pub revision: String,
     pub uptime_secs: u64,
@@ -91,6 +102,17 @@ pub fn defs(s: &Arc<Services>, registry: &RegistryCell) -> Vec<CommandDef> {
                         store: s.store.describe(),
                         cache: s.cache.describe(),
                         bus: s.bus.describe(),
+                        replicas: s
+                            .store
+                            .replicas()
+                            .await
+                            .into_iter()
+                            .map(|r| ReplicaView {
+                                name: r.name,
+                                healthy: r.healthy,
+                                lag_bytes: r.lag_bytes,
+                            })
+                            .collect(),
                         revision,
                         uptime_secs: s.started.elapsed().as_secs(),
                     })
