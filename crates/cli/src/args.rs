@@ -56,6 +56,8 @@ pub enum Command {
     Call(CallArgs),
     /// List the commands, or describe one with its input schema and examples.
     Commands(CommandsArgs),
+    /// Serve the commands to an AI agent over MCP on stdin/stdout (local data, or --remote).
+    Mcp(RemoteArgs),
     /// Load a small demo design system (a root, a product, a dark theme, ~40 tokens).
     Demo(RemoteArgs),
     /// Print the effective configuration (secrets masked).
@@ -86,6 +88,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// Surfaces to serve, comma-separated: rest, ws, web, mcp [env: TINCT_SURFACES] [default: all].
+    /// E.g. `--surfaces mcp` for an MCP-only deployment.
+    #[arg(long, value_name = "LIST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surfaces: Option<String>,
 }
 
 #[derive(Debug, Args)]

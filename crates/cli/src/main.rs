@@ -117,6 +117,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             output::print(&result, json);
             Ok(exit_of(&result))
         }
+        Command::Mcp(remote) => {
+            let target = target(&cli, remote).await?;
+            mcp_stdio(target).await
+        }
         Command::Demo(remote) => {
             let target = target(&cli, remote).await?;
             demo(&target, json).await
@@ -135,6 +139,33 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Build(args) => Ok(build::run(args, json)?),
     }
+}
+
+/// MCP over stdin/stdout: stdout carries the protocol, so nothing else may print there.
+async fn mcp_stdio(target: Target) -> Result<u8, Failure> {
+    use rmcp::ServiceExt;
+    let catalogue = target.execute("system.commands", json!({})).await;
+    let Some(commands) = catalogue.data.filter(|_| catalogue.success) else {
+        let reason = catalogue.error.map(|e| e.message).unwrap_or_default();
+        return Err(Failure::Start(format!(
+            "could not read the command catalogue: {reason}"
+        )));
+    };
+    let catalogue: Vec<tinct_command::CommandInfo> =
+        serde_json::from_value(commands["commands"].clone())
+            .map_err(|e| Failure::Start(format!("unreadable command catalogue: {e}")))?;
+    let timeout = std::time::Duration::from_secs(300);
+    let server =
+        tinct_surfaces::mcp::McpServer::new(std::sync::Arc::new(target), &catalogue, timeout);
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| Failure::Start(format!("MCP session failed to start: {e}")))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| Failure::Start(format!("MCP session ended with an error: {e}")))?;
+    Ok(0)
 }
 
 async fn demo(target: &Target, json: bool) -> Result<u8, Failure> {

@@ -37,8 +37,13 @@ impl Target {
     }
 
     pub async fn execute(&self, name: &str, input: Value) -> CommandResult {
+        self.execute_in(name, input, Self::context()).await
+    }
+
+    /// Runs with the caller's context locally; a remote server makes its own.
+    pub async fn execute_in(&self, name: &str, input: Value, ctx: Context) -> CommandResult {
         match self {
-            Target::Local(app) => app.registry.execute(name, input, Self::context()).await,
+            Target::Local(app) => app.registry.execute(name, input, ctx).await,
             Target::Remote { base, client } => {
                 let url = format!("{base}/v1/commands/{name}");
                 match post(client, &url, &input).await {
@@ -100,4 +105,11 @@ fn unreachable_result(command: &str, reason: &str) -> CommandResult {
     let error = CommandError::unavailable(reason.to_owned())
         .suggest("Check the URL and that `tinct serve` is running there (GET /health/ready).");
     CommandResult::failure(command, &new_trace_id(), "cli", error)
+}
+
+#[async_trait::async_trait]
+impl tinct_surfaces::mcp::Executor for Target {
+    async fn execute(&self, name: &str, input: Value, ctx: Context) -> CommandResult {
+        self.execute_in(name, input, ctx).await
+    }
 }

@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::CommandError;
 
 /// Whether a read's result may be served from the command cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum CachePolicy {
     /// Always run the handler (mutations, health, anything time-dependent).
@@ -23,7 +23,7 @@ pub enum CachePolicy {
     UntilInvalidated,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Example {
     pub title: String,
     pub input: Value,
@@ -145,7 +145,7 @@ pub fn schema_of<T: JsonSchema>() -> Value {
 }
 
 /// The public, serialisable description of a command (catalogue, OpenAPI, MCP tools).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandInfo {
     pub name: String,

@@ -44,6 +44,16 @@ pub struct Config {
     pub cache_ttl_secs: u64,
     /// Deadline for one REST request, seconds.
     pub request_timeout_secs: u64,
+    /// Which surfaces `tinct serve` offers: any of `rest`, `ws`, `web`, `mcp` (a list, or
+    /// comma-separated text). Lets REST and MCP instances be deployed and scaled apart.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub surfaces: Vec<String>,
+    /// Deadline for one MCP tool call, seconds (agents run long exports).
+    pub mcp_timeout_secs: u64,
+    /// Host names MCP over HTTP answers to (DNS-rebinding guard); empty allows any, for
+    /// deployments behind a load balancer.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub mcp_allowed_hosts: Vec<String>,
     /// `Cache-Control: max-age` for export routes, seconds.
     pub export_max_age_secs: u64,
 }
@@ -89,6 +99,12 @@ impl Default for Config {
             cache_entries: 10_000,
             cache_ttl_secs: 300,
             request_timeout_secs: 30,
+            surfaces: SURFACES.iter().map(|s| (*s).to_owned()).collect(),
+            mcp_timeout_secs: 300,
+            mcp_allowed_hosts: ["localhost", "127.0.0.1", "::1"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             export_max_age_secs: 60,
         }
     }
@@ -113,6 +129,9 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
+/// Every surface `tinct serve` can offer.
+pub const SURFACES: [&str; 4] = ["rest", "ws", "web", "mcp"];
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
@@ -131,11 +150,22 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file("tinct.toml")),
         }
-        figment
+        let config: Config = figment
             .merge(Env::prefixed("TINCT_").ignore(&["config"]))
             .merge(Serialized::globals(flags))
             .extract()
-            .map_err(|e| ConfigError(e.to_string()))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        if let Some(unknown) = config
+            .surfaces
+            .iter()
+            .find(|s| !SURFACES.contains(&s.as_str()))
+        {
+            return Err(ConfigError(format!(
+                "unknown surface '{unknown}'; choose from {}",
+                SURFACES.join(", ")
+            )));
+        }
+        Ok(config)
     }
 
     /// The effective configuration for display, with secrets masked.
@@ -162,6 +192,10 @@ impl Config {
             Some(url) if url.starts_with("postgres") => BusKind::Postgres,
             _ => BusKind::Local,
         })
+    }
+
+    pub fn serves(&self, surface: &str) -> bool {
+        self.surfaces.iter().any(|s| s == surface)
     }
 
     pub fn instance_name(&self) -> String {
@@ -201,6 +235,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.read_replica_urls, ["postgres://c/x"]);
+    }
+
+    #[test]
+    fn surfaces_are_checked() {
+        let c = Config::load(None, serde_json::json!({"surfaces": "mcp"})).unwrap();
+        assert!(c.serves("mcp") && !c.serves("rest"));
+        let err = Config::load(None, serde_json::json!({"surfaces": "rest,soap"})).unwrap_err();
+        assert!(err.to_string().contains("unknown surface 'soap'"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ use axum::routing::{get, post};
 use tinct_command::Registry;
 use tinct_platform::EventFeed;
 use tinct_service::App;
+
+use crate::mcp::McpServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
@@ -39,22 +41,37 @@ pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
         request_timeout: Duration::from_secs(app.config.request_timeout_secs),
         export_max_age: Duration::from_secs(app.config.export_max_age_secs),
     };
-    Router::new()
-        .route("/v1/commands", get(call::catalogue))
-        .route(
-            "/v1/commands/{name}",
-            post(call::command).get(call::describe),
-        )
-        .route("/v1/batch", post(call::batch))
-        .route("/v1/openapi.json", get(call::openapi))
-        .route("/v1/nodes", get(resources::list_nodes))
-        .route("/v1/nodes/{id}", get(resources::get_node))
-        .route("/v1/nodes/{id}/tokens", get(resources::node_tokens))
-        .route("/v1/nodes/{id}/{file}", get(export::export_file))
-        .route("/v1/ws", get(ws::upgrade))
+    let config = &app.config;
+    // Health routes are on every instance, whatever it serves.
+    let mut router = Router::new()
         .route("/health", get(health::detail))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
+        .route("/health/ready", get(health::ready));
+    if config.serves("rest") {
+        router = router
+            .route("/v1/commands", get(call::catalogue))
+            .route(
+                "/v1/commands/{name}",
+                post(call::command).get(call::describe),
+            )
+            .route("/v1/batch", post(call::batch))
+            .route("/v1/openapi.json", get(call::openapi))
+            .route("/v1/nodes", get(resources::list_nodes))
+            .route("/v1/nodes/{id}", get(resources::get_node))
+            .route("/v1/nodes/{id}/tokens", get(resources::node_tokens))
+            .route("/v1/nodes/{id}/{file}", get(export::export_file));
+    }
+    if config.serves("ws") {
+        router = router.route("/v1/ws", get(ws::upgrade));
+    }
+    if config.serves("mcp") {
+        let mcp = McpServer::local(
+            app.registry.clone(),
+            Duration::from_secs(config.mcp_timeout_secs),
+        );
+        router = router.route_service("/mcp", mcp.into_http_service(&config.mcp_allowed_hosts));
+    }
+    router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
         .layer(TraceLayer::new_for_http())
