@@ -473,6 +473,19 @@ async fn remove(s: &Services, i: PathIn, ctx: Context) -> Result<RemovedOut, Com
         return Err(e);
     };
     let value = value.clone();
+    drop_entry(s, tx, ctx, i, value, "token.removed").await
+}
+
+/// Deletes the node's own entry for the path (a definition or an override), checks that
+/// everything below still resolves, logs and commits.
+async fn drop_entry(
+    s: &Services,
+    tx: Box<dyn StoreTx>,
+    ctx: Context,
+    i: PathIn,
+    value: Value,
+    action: &str,
+) -> Result<RemovedOut, CommandError> {
     tx.delete_token(&i.node, &i.path)
         .await
         .map_err(from_store)?;
@@ -483,7 +496,7 @@ async fn remove(s: &Services, i: PathIn, ctx: Context) -> Result<RemovedOut, Com
         Change {
             node: &i.node,
             path: Some(&i.path),
-            action: "token.removed",
+            action,
             before: Some(value.clone()),
             after: None,
         },
@@ -529,28 +542,7 @@ async fn reset(s: &Services, i: PathIn, ctx: Context) -> Result<RemovedOut, Comm
         .suggest(hint));
     };
     let value = value.clone();
-    tx.delete_token(&i.node, &i.path)
-        .await
-        .map_err(from_store)?;
-    check_subtree(tx.as_ref(), &i.node).await?;
-    s.log(
-        tx.as_ref(),
-        &ctx,
-        Change {
-            node: &i.node,
-            path: Some(&i.path),
-            action: "token.reset",
-            before: Some(value.clone()),
-            after: None,
-        },
-    )
-    .await?;
-    s.commit(tx, &ctx).await?;
-    Ok(RemovedOut {
-        node: i.node,
-        path: i.path,
-        value,
-    })
+    drop_entry(s, tx, ctx, i, value, "token.reset").await
 }
 
 async fn history(s: &Services, i: HistoryIn, ctx: Context) -> Result<HistoryOut, CommandError> {
