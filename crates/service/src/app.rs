@@ -103,6 +103,7 @@ impl App {
             commands::tokens::defs(&services),
             commands::system::defs(&services, &cell),
             commands::events::defs(&services),
+            commands::import::defs(&services),
         ];
         for def in defs.into_iter().flatten() {
             builder

@@ -1,6 +1,7 @@
 //! Every command tinct serves, one module per family.
 
 pub mod events;
+pub mod import;
 pub mod node;
 pub mod system;
 pub mod token;
