@@ -164,3 +164,33 @@ async fn a_resolver_document_becomes_a_root_and_one_child_per_context() {
     );
     assert_eq!(resolved(base, dark).await["color.bg"]["value"], "#000000");
 }
+
+#[tokio::test]
+async fn export_routes_serve_every_format_by_name_or_extension() {
+    let server = TinctServer::start(Path::new(BIN));
+    let base = server.url.as_str();
+    call(base, "node.create", json!({"id": "ds"})).await;
+    let doc = json!({"color": {"$type": "color", "bg": {"$value": "#ffffff"}}});
+    call(
+        base,
+        "tokens.import",
+        json!({"node": "ds", "document": doc}),
+    )
+    .await;
+    for (file, needle) in [
+        ("export.scss", "$color-bg"),
+        ("export.android", "<resources"),
+        ("export.xml", "<resources"),
+        ("export.kt", "Color"),
+        ("export.swift", "Color"),
+        ("export.ts", "colorBg"),
+    ] {
+        let response = reqwest::get(format!("{base}/v1/nodes/ds/{file}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        assert!(response.headers().get("etag").is_some());
+        let body = response.text().await.unwrap();
+        assert!(body.contains(needle), "{file}: {body}");
+    }
+}

@@ -33,7 +33,8 @@ pub struct ResolveOut {
 #[serde(deny_unknown_fields)]
 pub struct ExportIn {
     pub node: String,
-    /// `css` (custom properties) or `json` (nested values).
+    /// css, json, json-flat, scss, less, js, ts, dtcg, swift, android or compose (a file extension
+    /// such as `xml` or `kt` also works).
     pub format: String,
     /// CSS selector that holds the properties (default `:root`).
     pub selector: Option<String>,
@@ -98,12 +99,18 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
 }
 
 async fn export_node(s: &Services, i: ExportIn, ctx: Context) -> Result<ExportOut, CommandError> {
-    let format: Format = i.format.parse().map_err(|e| {
-        let valid: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-        CommandError::validation(format!("format: {e}"))
-            .suggest(format!("Use one of: {}.", valid.join(", ")))
-            .details(json!({"field": "format"}))
-    })?;
+    // A format name, or a file extension (`xml`, `kt`, `d.ts`) as export routes receive them.
+    let by_extension = Format::ALL.into_iter().find(|f| f.extension() == i.format);
+    let format: Format = i
+        .format
+        .parse()
+        .or_else(|e| by_extension.ok_or(e))
+        .map_err(|e| {
+            let valid: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+            CommandError::validation(format!("format: {e}"))
+                .suggest(format!("Use one of: {}.", valid.join(", ")))
+                .details(json!({"field": "format"}))
+        })?;
     let mut options = ExportOptions::default();
     if let Some(selector) = i.selector {
         if selector.trim().is_empty() || selector.contains(['{', '}']) {
