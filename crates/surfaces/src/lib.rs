@@ -4,5 +4,6 @@
 pub mod mcp;
 pub mod openapi;
 pub mod rest;
+pub mod web;
 
 pub use rest::{router, serve};

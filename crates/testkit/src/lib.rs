@@ -2,12 +2,14 @@
 //! down on drop (so also when a test panics): tinct servers, PostgreSQL (primary and streaming
 //! replicas), Redis and nginx.
 
+mod browser;
 mod nginx;
 mod postgres;
 mod process;
 mod redis;
 mod tinct;
 
+pub use browser::{Browser, Page};
 pub use nginx::Nginx;
 pub use postgres::Postgres;
 pub use process::free_port;

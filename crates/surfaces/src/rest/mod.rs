@@ -71,6 +71,9 @@ pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
         );
         router = router.route_service("/mcp", mcp.into_http_service(&config.mcp_allowed_hosts));
     }
+    if config.serves("web") {
+        router = router.merge(crate::web::routes());
+    }
     router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
