@@ -147,6 +147,8 @@ try {
       'differing tokens': diffs.length,
     });
     for (const d of diffs.slice(0, 10)) console.log(`  ${set.name}: ${d}`);
+    const last = rows[rows.length - 1];
+    console.log(`${set.name}: tinct ${last['tinct ms']} ms, style-dictionary ${last['style-dictionary ms']} ms (${last.ratio}), ${diffs.length} differing tokens`);
   }
   console.table(rows);
   console.log('times are wall-clock for the whole command (process start, read, resolve, write CSS).');

@@ -10,8 +10,8 @@ use figment::providers::Format as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tinct_engine::{
-    Code, ColorFormat, Diagnostic, ExportOptions, Format, Input, NameCase, Resolved,
-    ResolverDocument, Theme, TokenSet, export, export_themes, is_resolver_document,
+    Code, ColorFormat, Diagnostic, ExportOptions, Format, Input, NameCase, ResolveOptions,
+    Resolved, ResolverDocument, Theme, TokenSet, export, export_themes, is_resolver_document,
     name_collisions, parse_resolver,
 };
 
@@ -602,6 +602,12 @@ fn load(plan: &Plan, report: &mut Report, io_failed: &mut bool) -> Option<Tokens
             cache: BTreeMap::new(),
         });
     }
+    if plan.jobs.iter().any(|j| j.theme.is_some()) {
+        report.errors.push(arg_error(
+            "--theme (or an output's theme) selects contexts of a resolver document; pass --resolver FILE too".into(),
+        ));
+        return None;
+    }
     let files = expand(&plan.inputs, report, io_failed);
     if files.is_empty() && report.errors.is_empty() {
         report.errors.push(arg_error(
@@ -621,6 +627,8 @@ fn load(plan: &Plan, report: &mut Report, io_failed: &mut bool) -> Option<Tokens
             continue;
         }
         set.merge(TokenSet::parse(&doc, Some(&file.display().to_string())));
+        // The process ends soon: freeing a large JSON tree only costs time.
+        std::mem::forget(doc);
     }
     let document = match set.finish() {
         Ok((document, warnings)) => {
@@ -636,7 +644,10 @@ fn load(plan: &Plan, report: &mut Report, io_failed: &mut bool) -> Option<Tokens
         return None;
     }
     report.tokens = document.tokens.len();
-    match document.resolve() {
+    // Exports need values, not lineage: skip recording alias chains.
+    match document.into_resolved(&ResolveOptions {
+        alias_chains: false,
+    }) {
         Ok(resolved) => Some(Tokens::Plain(resolved)),
         Err(errors) => {
             report.errors.extend(errors);
@@ -771,6 +782,8 @@ fn build(args: &BuildArgs, report: &mut Report, io_failed: &mut bool, json: bool
         bar.inc(1);
     }
     bar.finish_and_clear();
+    // Freeing tens of thousands of resolved tokens just before exit only costs time.
+    std::mem::forget(tokens);
     if !report.errors.is_empty() {
         return;
     }

@@ -303,4 +303,7 @@ fn check_writes_nothing_and_nothing_to_build_explains_itself() {
     let out = tinct(dir.path(), &["build"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("nothing to build: pass token files or directories"));
+    let out = tinct(dir.path(), &["build", "t.json", "--theme", "theme=dark"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pass --resolver FILE too"));
 }

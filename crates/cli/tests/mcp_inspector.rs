@@ -1,5 +1,5 @@
 //! The official MCP Inspector (npm `@modelcontextprotocol/inspector`, CLI mode) against tinct, over
-//! stdio and streamable HTTP. `scripts/test` installs it and sets TINCT_MCP_INSPECTOR.
+//! stdio and streamable HTTP. `scripts/test` installs it and sets MCP_INSPECTOR_BIN.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tinct");
 fn inspector() -> PathBuf {
     let default = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/mcp-inspector/node_modules/.bin/mcp-inspector");
-    let path = std::env::var_os("TINCT_MCP_INSPECTOR")
+    let path = std::env::var_os("MCP_INSPECTOR_BIN")
         .map(PathBuf::from)
         .unwrap_or(default);
     assert!(

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
-use tinct_engine::{ExportOptions, Format, TokenSet, export, parse_document};
+use tinct_engine::{
+    ExportOptions, Format, ResolveOptions, TokenSet, export, parse_document, resolve, resolve_with,
+};
 
 /// `tokens` tokens in chains of `depth` references (like bench/run.mjs): colours and
 /// dimensions in DTCG 2025.10 object form.
@@ -51,19 +53,37 @@ fn generate(tokens: usize, depth: usize) -> Value {
 }
 
 fn benches(c: &mut Criterion) {
+    let values_only = ResolveOptions {
+        alias_chains: false,
+    };
     for (name, tokens, depth) in [("9k-3", 9_000, 3), ("30k-100", 30_000, 100)] {
         let doc = generate(tokens, depth);
         let (document, _) = parse_document(&doc).expect("valid");
-        let resolved = document.resolve().expect("resolves");
+        let (layers, meta) = document.layers();
+        let resolved = resolve(&layers).expect("resolves");
         c.bench_function(&format!("parse/{name}"), |b| {
             b.iter(|| TokenSet::parse(black_box(&doc), None).finish())
         });
+        // What tokens.resolve does: every value plus full lineage (alias chains).
         c.bench_function(&format!("resolve/{name}"), |b| {
-            b.iter(|| black_box(&document).resolve())
+            b.iter(|| resolve(black_box(&layers)))
         });
+        // What an export needs: values only.
+        c.bench_function(&format!("resolve-values/{name}"), |b| {
+            b.iter(|| resolve_with(black_box(&layers), &meta, &values_only))
+        });
+        // The budget: resolve + CSS export (< 100 ms for 30k tokens 100 deep).
         c.bench_function(&format!("resolve+css/{name}"), |b| {
             b.iter(|| {
-                let resolved = black_box(&document).resolve().expect("resolves");
+                let resolved = resolve_with(black_box(&layers), &meta, &values_only).expect("ok");
+                export(&resolved, Format::Css, &ExportOptions::default())
+            })
+        });
+        // The engine part of `tinct build --format css`: parsed JSON to CSS text.
+        c.bench_function(&format!("build-css/{name}"), |b| {
+            b.iter(|| {
+                let (document, _) = TokenSet::parse(black_box(&doc), None).finish().expect("ok");
+                let resolved = document.into_resolved(&values_only).expect("ok");
                 export(&resolved, Format::Css, &ExportOptions::default())
             })
         });

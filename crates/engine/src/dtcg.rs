@@ -17,14 +17,18 @@
 //!
 //! Nothing here recurses on input depth: documents and values are walked with explicit stacks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::path::{ROOT_TOKEN, nearest_paths};
-use crate::resolve::{Entry, Layer, LayerMeta, ResolveError, Resolved, TokenMeta};
+use crate::resolve::{
+    Entry, FastMap, Layer, LayerMeta, ResolveError, ResolveOptions, Resolved, TokenMeta,
+    resolve_with,
+};
 use crate::value::{
     alias_target, is_legacy_form, ref_pointer, reference_at, split_ref, validate_value, visit_typed,
 };
@@ -210,6 +214,9 @@ struct Extends {
 #[derive(Debug, Clone, Default)]
 pub struct TokenSet {
     tokens: BTreeMap<String, RawToken>,
+    /// Tokens read by `parse`, sorted into `tokens` at its end (bulk-building the map is much
+    /// cheaper than inserting large values one by one).
+    pending: Vec<(String, RawToken)>,
     groups: BTreeMap<String, Location>,
     extends: Vec<Extends>,
     errors: Vec<Diagnostic>,
@@ -355,6 +362,7 @@ impl TokenSet {
             return set;
         };
         let legacy = !has_key(doc, "$value") && has_key(doc, "value");
+        // (has_key stops at the first `$value`, so DTCG files are walked only until then.)
         if legacy {
             set.warn(
                 Code::LegacyFormat,
@@ -480,6 +488,9 @@ impl TokenSet {
                 }
             }
         }
+        let mut pending = std::mem::take(&mut set.pending);
+        pending.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        set.tokens = pending.into_iter().collect();
         for name in legacy_types {
             let mapped = legacy_type(&name).map_or("?", TokenType::as_str);
             set.warn(
@@ -507,6 +518,10 @@ impl TokenSet {
         let mut ty = None;
         let path = (!frame.path.is_empty()).then_some(frame.path.as_str());
         for (key, v) in frame.group {
+            // Only properties ($type, …) are looked at here; children are walked elsewhere.
+            if !(key.starts_with('$') || (legacy && key == keys.ty)) {
+                continue;
+            }
             let pointer = push_pointer(&frame.pointer, key);
             match key.as_str() {
                 k if k == keys.ty => {
@@ -634,9 +649,11 @@ impl TokenSet {
         let mut extensions = None;
         let mut ok = true;
         for (key, v) in object {
+            if key == keys.value {
+                continue;
+            }
             let p = push_pointer(&pointer, key);
             match key.as_str() {
-                k if k == keys.value => {}
                 k if k == keys.ty => {
                     type_name = v.as_str();
                     if v.as_str().is_some_and(|n| UNSUPPORTED_TYPES.contains(&n)) {
@@ -708,8 +725,7 @@ impl TokenSet {
             return;
         }
         let raw = object.get(keys.value).cloned().unwrap_or(Value::Null);
-        let value_pointer = push_pointer(&pointer, keys.value);
-        let Some(mut value) = self.rewrite_refs(raw, file, &value_pointer, &path) else {
+        let Some(mut value) = self.rewrite_refs(raw, file, &pointer, keys.value, &path) else {
             return;
         };
         if let (Some(ty), Some(name)) = (token_type, type_name)
@@ -719,7 +735,7 @@ impl TokenSet {
         } else if legacy && let Some(ty) = token_type {
             value = legacy_value("", ty, value);
         }
-        self.tokens.insert(
+        self.pending.push((
             path,
             RawToken {
                 token_type,
@@ -735,7 +751,7 @@ impl TokenSet {
                 origin: origin.clone(),
                 legacy,
             },
-        );
+        ));
     }
 
     /// Rewrites `{"$ref": "#/a/b/$value"}` (a whole token's value) to the alias `"{a.b}"`, and
@@ -744,9 +760,15 @@ impl TokenSet {
         &mut self,
         mut value: Value,
         file: &Option<Arc<str>>,
-        pointer: &str,
+        token_pointer: &str,
+        value_key: &str,
         path: &str,
     ) -> Option<Value> {
+        if !has_key(&value, "$ref") {
+            return Some(value);
+        }
+        let pointer = push_pointer(token_pointer, value_key);
+        let pointer = pointer.as_str();
         let mut ok = true;
         let mut errors = Vec::new();
         let mut stack: Vec<(&mut Value, String)> = vec![(&mut value, pointer.to_owned())];
@@ -911,9 +933,10 @@ impl TokenSet {
         }
         let raw = std::mem::take(&mut self.tokens);
         let types = infer_types(&raw, &mut self.errors, &mut self.warnings);
-        let mut tokens = BTreeMap::new();
+        let mut keep: Vec<Option<TokenType>> = Vec::with_capacity(raw.len());
         let mut legacy_counts: BTreeMap<Option<Arc<str>>, (usize, String)> = BTreeMap::new();
         for (path, token) in &raw {
+            keep.push(None);
             let Some(&ty) = types.get(path.as_str()) else {
                 continue;
             };
@@ -932,12 +955,17 @@ impl TokenSet {
             let mut mismatches = Vec::new();
             visit_typed(ty, &token.value, &mut |field_ty, v, ptr| {
                 legacy_form |= is_legacy_form(field_ty, v);
-                if let Some((target, inner)) = reference_at(v)
-                    && inner.is_empty()
-                    && let Some(&target_ty) = types.get(target.as_str())
+                let target: Option<Cow<'_, str>> = match alias_target(v) {
+                    Some(path) => Some(Cow::Borrowed(path)),
+                    None => reference_at(v)
+                        .filter(|(_, inner)| inner.is_empty())
+                        .map(|(path, _)| Cow::Owned(path)),
+                };
+                if let Some(target) = target
+                    && let Some(&target_ty) = types.get(&*target)
                     && target_ty != field_ty
                 {
-                    mismatches.push((ptr.to_owned(), target, target_ty, field_ty));
+                    mismatches.push((ptr.to_owned(), target.into_owned(), target_ty, field_ty));
                 }
             });
             if legacy_form {
@@ -966,19 +994,30 @@ impl TokenSet {
             if !mismatches.is_empty() {
                 continue;
             }
-            tokens.insert(
-                path.clone(),
-                Token {
-                    token_type: ty,
-                    value: token.value.clone(),
-                    description: token.description.clone(),
-                    deprecated: token.deprecated.clone(),
-                    extensions: token.extensions.clone(),
-                    location: token.location.clone(),
-                    origin: token.origin.clone(),
-                },
-            );
+            if let Some(slot) = keep.last_mut() {
+                *slot = Some(ty);
+            }
         }
+        drop(types);
+        // Move the checked tokens out (sorted already, so the map is built in bulk).
+        let tokens: BTreeMap<String, Token> = raw
+            .into_iter()
+            .zip(keep)
+            .filter_map(|((path, token), ty)| {
+                Some((
+                    path,
+                    Token {
+                        token_type: ty?,
+                        value: token.value,
+                        description: token.description,
+                        deprecated: token.deprecated,
+                        extensions: token.extensions,
+                        location: token.location,
+                        origin: token.origin,
+                    },
+                ))
+            })
+            .collect();
         for (file, (count, first)) in legacy_counts {
             self.warnings.push(diagnostic(
                 Code::LegacyValue,
@@ -1095,8 +1134,9 @@ fn infer_types<'a>(
     raw: &'a BTreeMap<String, RawToken>,
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
-) -> BTreeMap<&'a str, TokenType> {
-    let mut types: BTreeMap<&str, TokenType> = BTreeMap::new();
+) -> FastMap<&'a str, TokenType> {
+    let mut types: FastMap<&str, TokenType> = FastMap::default();
+    types.reserve(raw.len());
     let mut guessed: BTreeMap<Option<Arc<str>>, (usize, String)> = BTreeMap::new();
     for (path, token) in raw {
         if let Some(ty) = token.token_type {
@@ -1373,26 +1413,88 @@ impl Document {
 
     /// A resolution error placed at the token it concerns.
     pub fn locate(&self, error: &ResolveError) -> Diagnostic {
-        let (code, path) = match error {
-            ResolveError::Circular { cycle } => {
-                (Code::CircularReference, cycle.first().map(String::as_str))
+        locate(error, |path| self.tokens.get(path).map(|t| &t.location))
+    }
+
+    /// [`Document::resolve`] without copying: the tokens move into the layers. What a build
+    /// uses; `options` can skip alias chains, which only lineage views need.
+    pub fn into_resolved(self, options: &ResolveOptions) -> Result<Resolved, Vec<Diagnostic>> {
+        let mut order: Vec<Arc<str>> = Vec::new();
+        type Pending = (Vec<(String, Entry)>, LayerMeta);
+        let mut by_origin: HashMap<Arc<str>, Pending> = HashMap::new();
+        let mut locations: Vec<(String, Location)> = Vec::with_capacity(self.tokens.len());
+        for (path, token) in self.tokens {
+            let (entries, meta) = by_origin.entry(token.origin.clone()).or_insert_with(|| {
+                order.push(token.origin.clone());
+                (Vec::new(), LayerMeta::new())
+            });
+            if token.deprecated.is_some() || token.extensions.is_some() {
+                meta.insert(
+                    path.clone(),
+                    TokenMeta {
+                        deprecated: token.deprecated,
+                        extensions: token.extensions,
+                    },
+                );
             }
-            ResolveError::Broken { token, .. } => (Code::BrokenReference, Some(token.as_str())),
-            ResolveError::OrphanOverride { path, .. } => (Code::Unresolvable, Some(path.as_str())),
-            ResolveError::TooDeep { token } | ResolveError::BadPointer { token, .. } => {
-                (Code::Unresolvable, Some(token.as_str()))
-            }
-        };
-        let location = path.and_then(|p| self.tokens.get(p)).map(|t| &t.location);
-        Diagnostic {
-            code,
-            file: location.and_then(|l| l.file.as_deref()).map(str::to_owned),
-            pointer: location
-                .map(|l| format!("{}/$value", l.pointer))
-                .unwrap_or_default(),
-            path: path.map(str::to_owned),
-            message: error.to_string(),
+            entries.push((
+                path.clone(),
+                Entry::Define {
+                    token_type: token.token_type,
+                    value: token.value,
+                    description: token.description,
+                },
+            ));
+            locations.push((path, token.location));
         }
+        let (layers, meta): (Vec<Layer>, Vec<LayerMeta>) = order
+            .iter()
+            .filter_map(|o| by_origin.remove(o).map(|e| (o, e)))
+            .map(|(origin, (entries, meta))| {
+                // entries are in path order: the map is built in bulk
+                let entries: BTreeMap<String, Entry> = entries.into_iter().collect();
+                (
+                    Layer {
+                        node: origin.to_string(),
+                        entries,
+                    },
+                    meta,
+                )
+            })
+            .unzip();
+        resolve_with(&layers, &meta, options).map_err(|e| {
+            e.0.iter()
+                .map(|e| {
+                    locate(e, |path| {
+                        locations
+                            .binary_search_by(|(p, _)| p.as_str().cmp(path))
+                            .ok()
+                            .map(|i| &locations[i].1)
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+fn locate<'a>(error: &ResolveError, lookup: impl Fn(&str) -> Option<&'a Location>) -> Diagnostic {
+    let (code, path) = match error {
+        ResolveError::Circular { cycle } => {
+            (Code::CircularReference, cycle.first().map(String::as_str))
+        }
+        ResolveError::Broken { token, .. } => (Code::BrokenReference, Some(token.as_str())),
+        ResolveError::OrphanOverride { path, .. } => (Code::Unresolvable, Some(path.as_str())),
+        ResolveError::TooDeep { token } | ResolveError::BadPointer { token, .. } => {
+            (Code::Unresolvable, Some(token.as_str()))
+        }
+    };
+    let location = path.and_then(lookup);
+    Diagnostic {
+        code,
+        file: location.and_then(|l| l.file.as_deref()).map(str::to_owned),
+        pointer: location.map(Location::value_pointer).unwrap_or_default(),
+        path: path.map(str::to_owned),
+        message: error.to_string(),
     }
 }
 

@@ -21,7 +21,7 @@ pub use export::{
 pub use path::{MAX_PATH_BYTES, MAX_SEGMENTS, PathError, ROOT_TOKEN, nearest_paths, validate_path};
 pub use resolve::{
     Entry, Layer, LayerMeta, MAX_ALIAS_CHAIN, MAX_VALUE_DEPTH, ResolveError, ResolveErrors,
-    Resolved, ResolvedToken, TokenMeta, resolve, resolve_with_meta,
+    ResolveOptions, Resolved, ResolvedToken, TokenMeta, resolve, resolve_with, resolve_with_meta,
 };
 pub use resolver::{
     Input, PlannedNode, ResolverDocument, is_resolver_document, parse_resolver,

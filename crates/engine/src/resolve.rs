@@ -4,6 +4,10 @@
 //! alias chains of any length neither recurse nor repeat work.
 
 use std::collections::{BTreeMap, HashMap};
+/// A hash map keyed by token paths. Keyed SipHash on purpose: paths come from users (imports,
+/// uploaded files), and a fast unkeyed hash would let crafted collisions make resolution
+/// quadratic.
+pub(crate) type FastMap<K, V> = HashMap<K, V>;
 
 use serde_json::Value;
 
@@ -165,6 +169,29 @@ pub fn resolve(layers: &[Layer]) -> Result<Resolved, ResolveErrors> {
 /// [`resolve`], carrying `$deprecated` and `$extensions` from `meta[i]` (the metadata of
 /// `layers[i]`; missing entries mean none) to each token's winning definition.
 pub fn resolve_with_meta(layers: &[Layer], meta: &[LayerMeta]) -> Result<Resolved, ResolveErrors> {
+    resolve_with(layers, meta, &ResolveOptions::default())
+}
+
+/// What [`resolve_with`] records besides values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolveOptions {
+    /// Record each token's `alias_chain` (on by default). A build that only exports values can
+    /// turn it off: on long chains it is most of resolution's allocations.
+    pub alias_chains: bool,
+}
+
+impl Default for ResolveOptions {
+    fn default() -> Self {
+        ResolveOptions { alias_chains: true }
+    }
+}
+
+/// [`resolve_with_meta`] with options.
+pub fn resolve_with(
+    layers: &[Layer],
+    meta: &[LayerMeta],
+    options: &ResolveOptions,
+) -> Result<Resolved, ResolveErrors> {
     let mut errors = Vec::new();
     let tokens = merge(layers, meta, &mut errors);
     let mut resolver = Resolver::new(tokens);
@@ -174,7 +201,7 @@ pub fn resolve_with_meta(layers: &[Layer], meta: &[LayerMeta]) -> Result<Resolve
         .sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     errors.append(&mut resolver.errors);
     if errors.is_empty() {
-        Ok(resolver.finish())
+        Ok(resolver.finish(options))
     } else {
         Err(ResolveErrors(errors))
     }
@@ -297,7 +324,7 @@ struct Link {
 
 struct Resolver<'a> {
     tokens: Vec<Merged<'a>>,
-    index: HashMap<&'a str, usize>,
+    index: FastMap<&'a str, usize>,
     state: Vec<State>,
     values: Vec<Option<(Value, usize)>>,
     links: Vec<Option<Link>>,
@@ -312,11 +339,9 @@ struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     fn new(tokens: Vec<Merged<'a>>) -> Self {
-        let index = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.path, i))
-            .collect();
+        let mut index = FastMap::default();
+        index.reserve(tokens.len());
+        index.extend(tokens.iter().enumerate().map(|(i, t)| (t.path, i)));
         let n = tokens.len();
         Resolver {
             tokens,
@@ -600,7 +625,7 @@ impl<'a> Resolver<'a> {
         self.errors.push(ResolveError::Circular { cycle });
     }
 
-    fn finish(mut self) -> Resolved {
+    fn finish(mut self, options: &ResolveOptions) -> Resolved {
         let values = std::mem::take(&mut self.values);
         let tokens = values
             .into_iter()
@@ -614,7 +639,11 @@ impl<'a> Resolver<'a> {
                         token_type: merged.token_type,
                         value,
                         source: merged.source.to_owned(),
-                        alias_chain: self.chain(i),
+                        alias_chain: if options.alias_chains {
+                            self.chain(i)
+                        } else {
+                            Vec::new()
+                        },
                         description: merged.description.map(str::to_owned),
                         deprecated: merged.meta.and_then(|m| m.deprecated.clone()),
                         extensions: merged.meta.and_then(|m| m.extensions.clone()),

@@ -622,7 +622,7 @@ impl ResolverDocument {
     ) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
         let input = self.complete_input(input)?;
         let (document, warnings) = self.token_set(&input, files, label).finish()?;
-        let resolved = document.resolve()?;
+        let resolved = document.into_resolved(&crate::ResolveOptions::default())?;
         Ok((resolved, warnings))
     }
 

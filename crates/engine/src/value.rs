@@ -840,6 +840,10 @@ pub(crate) fn visit_typed(
     value: &Value,
     f: &mut impl FnMut(TokenType, &Value, &str),
 ) {
+    if !matches!(value, Value::Object(_) | Value::Array(_)) {
+        f(ty, value, "");
+        return;
+    }
     let mut stack: Vec<(TokenType, &Value, String)> = vec![(ty, value, String::new())];
     while let Some((ty, v, ptr)) = stack.pop() {
         f(ty, v, &ptr);

@@ -1,7 +1,9 @@
 //! Every DTCG 2025.10 rule tinct enforces, each broken once, with the message it gives.
 
 use serde_json::{Value, json};
-use tinct_engine::{Code, Diagnostic, Document, TokenSet, TokenType, parse_document};
+use tinct_engine::{
+    Code, Diagnostic, Document, ResolveOptions, TokenSet, TokenType, parse_document,
+};
 
 fn errors(doc: Value) -> Vec<Diagnostic> {
     parse_document(&doc).expect_err("should fail")
@@ -435,6 +437,32 @@ fn resolution_errors_name_the_file_pointer_and_suggestions() {
         broken.to_string(),
         format!("colors.json at /color/brand/$value: {}", broken.message)
     );
+    // the consuming, build-time variant reports the same, located the same way
+    let owned = d
+        .into_resolved(&ResolveOptions {
+            alias_chains: false,
+        })
+        .unwrap_err();
+    assert_eq!(owned, errs);
+}
+
+#[test]
+fn build_time_resolution_matches_and_can_skip_alias_chains() {
+    let doc = json!({"n": {"$type": "number", "a": {"$value": 1}, "b": {"$value": "{n.a}"},
+        "c": {"$value": "{n.b}", "$deprecated": true}}});
+    let (d, _) = ok(doc);
+    let full = d.resolve().unwrap();
+    assert_eq!(full.tokens["n.c"].alias_chain, ["n.b", "n.a"]);
+    let lean = d
+        .clone()
+        .into_resolved(&ResolveOptions {
+            alias_chains: false,
+        })
+        .unwrap();
+    assert!(lean.tokens["n.c"].alias_chain.is_empty());
+    assert_eq!(lean.tokens["n.c"].deprecated, Some(json!(true)));
+    let with = d.into_resolved(&ResolveOptions::default()).unwrap();
+    assert_eq!(with, full);
 }
 
 #[test]

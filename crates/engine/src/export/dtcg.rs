@@ -2,6 +2,8 @@
 //! `$deprecated` and `$extensions`, nested by path. With `output_references` each value keeps
 //! its references (`{alias}`), so the document re-resolves to the same values either way.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{ExportOptions, json, referenced};
@@ -22,6 +24,6 @@ pub(super) fn render(resolved: &Resolved, options: &ExportOptions) -> String {
         if let Some(e) = &token.extensions {
             o.insert("$extensions".into(), Value::Object(e.clone()));
         }
-        Value::Object(o)
+        Cow::Owned(Value::Object(o))
     })
 }

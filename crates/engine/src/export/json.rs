@@ -3,6 +3,8 @@
 //! Written iteratively from a segment-sorted list, so even paths with thousands of segments
 //! cannot exhaust the stack.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::{ExportOptions, Format, token_name};
@@ -13,7 +15,9 @@ use crate::{Resolved, ResolvedToken};
 const GROUP_VALUE_KEY: &str = "$value";
 
 pub(super) fn render(resolved: &Resolved) -> String {
-    nested(resolved, GROUP_VALUE_KEY, |token| token.value.clone())
+    nested(resolved, GROUP_VALUE_KEY, |token| {
+        Cow::Borrowed(&token.value)
+    })
 }
 
 /// One key per token name, in path order.
@@ -40,7 +44,7 @@ pub(super) fn render_flat(resolved: &Resolved, options: &ExportOptions) -> Strin
 pub(super) fn nested(
     resolved: &Resolved,
     group_key: &str,
-    leaf: impl Fn(&ResolvedToken) -> Value,
+    leaf: impl for<'t> Fn(&'t ResolvedToken) -> Cow<'t, Value>,
 ) -> String {
     let mut entries: Vec<(Vec<&str>, &ResolvedToken)> = resolved
         .tokens

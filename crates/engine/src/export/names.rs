@@ -6,20 +6,20 @@
 
 use super::NameCase;
 
-/// The words of `prefix` and `path`, lowercased.
-pub(super) fn words(path: &str, prefix: Option<&str>) -> Vec<String> {
-    let mut words = Vec::new();
+/// Calls `f` with each word of `prefix` and `path`, lowercased (one reused buffer).
+fn for_each_word(path: &str, prefix: Option<&str>, mut f: impl FnMut(&str)) {
+    let mut word = String::new();
     let segments = prefix
         .into_iter()
         .chain(path.split('.').filter(|s| *s != crate::ROOT_TOKEN));
     for segment in segments {
-        let mut word = String::new();
         let mut chars = segment.chars().peekable();
         let mut prev: Option<char> = None;
         while let Some(c) = chars.next() {
             if !c.is_alphanumeric() {
                 if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
+                    f(&word);
+                    word.clear();
                 }
                 prev = None;
                 continue;
@@ -30,41 +30,61 @@ pub(super) fn words(path: &str, prefix: Option<&str>) -> Vec<String> {
                     p.is_lowercase() || ((p.is_uppercase() || p.is_ascii_digit()) && next_lower)
                 });
                 if boundary && !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
+                    f(&word);
+                    word.clear();
                 }
             }
-            word.extend(c.to_lowercase());
+            if c.is_ascii() {
+                word.push(c.to_ascii_lowercase());
+            } else {
+                word.extend(c.to_lowercase());
+            }
             prev = Some(c);
         }
         if !word.is_empty() {
-            words.push(word);
+            f(&word);
+            word.clear();
         }
     }
-    words
 }
 
-fn capitalized(word: &str) -> String {
+#[cfg(test)]
+fn words(path: &str, prefix: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_word(path, prefix, |w| out.push(w.to_owned()));
+    out
+}
+
+fn push_capitalized(out: &mut String, word: &str) {
     let mut chars = word.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+    if let Some(first) = chars.next() {
+        out.extend(first.to_uppercase());
+        out.push_str(chars.as_str());
     }
 }
 
 /// `path` as one name in `case` (may start with a digit; see [`identifier`]).
 pub(super) fn name(path: &str, prefix: Option<&str>, case: NameCase) -> String {
-    let words = words(path, prefix.filter(|p| !p.is_empty()));
-    match case {
-        NameCase::Kebab => words.join("-"),
-        NameCase::Snake => words.join("_"),
-        NameCase::Constant => words.join("_").to_uppercase(),
-        NameCase::Camel => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| if i == 0 { w.clone() } else { capitalized(w) })
-            .collect(),
-        NameCase::Pascal => words.iter().map(|w| capitalized(w)).collect(),
-    }
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut first = true;
+    for_each_word(path, prefix.filter(|p| !p.is_empty()), |w| {
+        match case {
+            NameCase::Kebab | NameCase::Snake | NameCase::Constant => {
+                if !first {
+                    out.push(if case == NameCase::Kebab { '-' } else { '_' });
+                }
+                if case == NameCase::Constant {
+                    out.extend(w.chars().flat_map(char::to_uppercase));
+                } else {
+                    out.push_str(w);
+                }
+            }
+            NameCase::Camel if first => out.push_str(w),
+            NameCase::Camel | NameCase::Pascal => push_capitalized(&mut out, w),
+        }
+        first = false;
+    });
+    out
 }
 
 /// A name usable as an identifier in code: ASCII letters, digits and `_` only, not starting
@@ -75,16 +95,19 @@ pub(super) fn identifier(
     case: NameCase,
     reserved: &[&str],
 ) -> String {
-    let mut id: String = name(path, prefix, case)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut id = name(path, prefix, case);
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        id = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+    }
     if id.is_empty() {
         id.push_str("token");
     }
