@@ -100,6 +100,11 @@ pub struct RemoteArgs {
     /// Base URL of a tinct server, e.g. http://127.0.0.1:8080 [env: TINCT_REMOTE].
     #[arg(long, env = "TINCT_REMOTE", value_name = "URL")]
     pub remote: Option<String>,
+    /// Read at least at this revision: the `metadata.revision` (or `Tinct-Consistency` header) of
+    /// an earlier write, so a read after it never sees older data from a lagging replica
+    /// [env: TINCT_CONSISTENCY]. Writes made in this session are remembered without it.
+    #[arg(long, env = "TINCT_CONSISTENCY", value_name = "REVISION")]
+    pub consistency: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -69,12 +69,12 @@ impl From<String> for Failure {
 
 async fn target(cli: &Cli, remote: &RemoteArgs) -> Result<Target, Failure> {
     match &remote.remote {
-        Some(url) => Target::remote(url).map_err(Failure::Usage),
+        Some(url) => Target::remote(url, remote.consistency).map_err(Failure::Usage),
         None => {
             let config = load_config(cli)?;
             serve::init_logging("warn", config.log_format);
             let app = App::open(config).await.map_err(|e| e.to_string())?;
-            Ok(Target::Local(Box::new(app)))
+            Ok(Target::local(app, remote.consistency))
         }
     }
 }

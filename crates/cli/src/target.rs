@@ -1,5 +1,6 @@
 //! Where `tinct call` runs a command: in this process on the local data, or on a server.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -8,7 +9,14 @@ use tinct_command::{
 };
 use tinct_service::App;
 
-pub enum Target {
+/// A CLI session: where commands run, and the newest revision it has written or was given, so its
+/// reads never see older data (read-your-writes across replicas, `--consistency`).
+pub struct Target {
+    place: Place,
+    floor: AtomicU64,
+}
+
+enum Place {
     Local(Box<App>),
     Remote {
         base: String,
@@ -17,7 +25,11 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn remote(url: &str) -> Result<Target, String> {
+    pub fn local(app: App, consistency: Option<u64>) -> Target {
+        Target::at(Place::Local(Box::new(app)), consistency)
+    }
+
+    pub fn remote(url: &str, consistency: Option<u64>) -> Result<Target, String> {
         let base = url.trim_end_matches('/').to_owned();
         if !base.starts_with("http://") {
             return Err(format!(
@@ -28,25 +40,51 @@ impl Target {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| format!("could not build an HTTP client: {e}"))?;
-        Ok(Target::Remote { base, client })
+        Ok(Target::at(Place::Remote { base, client }, consistency))
     }
 
-    fn context() -> Context {
+    fn at(place: Place, consistency: Option<u64>) -> Target {
+        Target {
+            place,
+            floor: AtomicU64::new(consistency.unwrap_or(0)),
+        }
+    }
+
+    fn context(&self) -> Context {
         let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
         Context::new(Surface::Cli).with_actor(format!("cli:{user}"))
     }
 
-    pub async fn execute(&self, name: &str, input: Value) -> CommandResult {
-        self.execute_in(name, input, Self::context()).await
+    /// The session's floor joined with the caller's own token.
+    fn consistency(&self, ctx: &Context) -> Option<u64> {
+        let floor = self.floor.load(Ordering::Relaxed);
+        ctx.consistency.max((floor > 0).then_some(floor))
     }
 
-    /// Runs with the caller's context locally; a remote server makes its own.
+    /// Raises the floor to a result's revision, so later reads of this session see that write.
+    fn remember(&self, result: &CommandResult) {
+        if let Some(revision) = result.metadata.revision.as_deref()
+            && let Ok(revision) = revision.parse::<u64>()
+        {
+            self.floor.fetch_max(revision, Ordering::Relaxed);
+        }
+    }
+
+    pub async fn execute(&self, name: &str, input: Value) -> CommandResult {
+        self.execute_in(name, input, self.context()).await
+    }
+
+    /// Runs with the caller's context locally; a remote server makes its own from the headers.
     pub async fn execute_in(&self, name: &str, input: Value, ctx: Context) -> CommandResult {
-        match self {
-            Target::Local(app) => app.registry.execute(name, input, ctx).await,
-            Target::Remote { base, client } => {
+        let consistency = self.consistency(&ctx);
+        let result = match &self.place {
+            Place::Local(app) => {
+                let ctx = ctx.with_consistency(consistency);
+                app.registry.execute(name, input, ctx).await
+            }
+            Place::Remote { base, client } => {
                 let url = format!("{base}/v1/commands/{name}");
-                match post(client, &url, &input).await {
+                match post(client, &url, &input, consistency).await {
                     Ok(body) => serde_json::from_value(body).unwrap_or_else(|e| {
                         unreachable_result(
                             name,
@@ -58,17 +96,20 @@ impl Target {
                     Err(e) => unreachable_result(name, &e),
                 }
             }
-        }
+        };
+        self.remember(&result);
+        result
     }
 
     pub async fn execute_batch(&self, items: Vec<BatchItem>, stop_on_error: bool) -> BatchResult {
-        match self {
-            Target::Local(app) => {
-                app.registry
-                    .execute_batch(items, stop_on_error, Self::context())
-                    .await
+        let ctx = self.context();
+        let consistency = self.consistency(&ctx);
+        let batch = match &self.place {
+            Place::Local(app) => {
+                let ctx = ctx.with_consistency(consistency);
+                app.registry.execute_batch(items, stop_on_error, ctx).await
             }
-            Target::Remote { base, client } => {
+            Place::Remote { base, client } => {
                 let url = format!("{base}/v1/batch");
                 let body = json!({"items": items, "stopOnError": stop_on_error});
                 let failed = |e: &str| BatchResult {
@@ -76,21 +117,30 @@ impl Target {
                     results: vec![unreachable_result("batch", e)],
                     skipped: Vec::new(),
                 };
-                match post(client, &url, &body).await {
+                match post(client, &url, &body, consistency).await {
                     Ok(body) => {
                         serde_json::from_value(body).unwrap_or_else(|e| failed(&e.to_string()))
                     }
                     Err(e) => failed(&e),
                 }
             }
-        }
+        };
+        batch.results.iter().for_each(|r| self.remember(r));
+        batch
     }
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value, String> {
-    let response = client
-        .post(url)
-        .json(body)
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    consistency: Option<u64>,
+) -> Result<Value, String> {
+    let mut request = client.post(url).json(body);
+    if let Some(token) = consistency {
+        request = request.header("tinct-consistency", token.to_string());
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("could not reach {url}: {e}"))?;

@@ -525,6 +525,111 @@ fn unreadable_call_arguments_exit_2_with_a_message() {
 }
 
 #[test]
+fn schema_violations_name_the_field_and_change_nothing_locally_and_remotely() {
+    let cli = Cli::with_demo();
+    let server = TinctServer::start_in(Path::new(BIN), &cli.data_dir(), &[]);
+    let before = cli.resolved("acme-web-dark");
+    // (input, words the message must contain)
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["node=acme", "path=color.x", "type=color"], &["value"]),
+        (
+            &[
+                "node=acme",
+                "path=color.x",
+                "type=color",
+                "value=#fff",
+                "colour=red",
+            ],
+            &["colour"],
+        ),
+        (
+            &[
+                "node=acme",
+                "path=color.x",
+                "type=color",
+                "value=#fff",
+                "description:=7",
+            ],
+            &["description"],
+        ),
+        (&[r#"{"node": "acme", "path": 7}"#], &["path"]),
+        (&["[1, 2]"], &["object"]),
+    ];
+    for (input, words) in cases {
+        for remote in [false, true] {
+            let mut args = vec!["call", "token.add"];
+            args.extend_from_slice(input);
+            if remote {
+                args.extend_from_slice(&["--remote", &server.url]);
+            }
+            let out = cli.run(&args);
+            assert_eq!(out.code, 2, "{args:?}: {out:#?}");
+            assert!(out.stdout.is_empty(), "{args:?}: {out:#?}");
+            for word in words {
+                assert!(out.stderr.contains(word), "{args:?} names {word}: {out:#?}");
+            }
+        }
+    }
+    let stdin = cli.run_stdin(&["call", "token.add", "-"], "{\"node\": \"acme\",");
+    assert_eq!(stdin.code, 2, "malformed JSON on stdin: {stdin:#?}");
+    assert!(stdin.stderr.contains("JSON"), "{stdin:#?}");
+    assert_eq!(cli.resolved("acme-web-dark"), before, "nothing changed");
+}
+
+#[test]
+fn consistency_must_be_a_revision_number() {
+    let cli = Cli::new();
+    let out = cli.run(&["call", "node.list", "--consistency", "yesterday"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("--consistency"), "{out:#?}");
+    // A token the store has reached reads as usual, locally and from the environment.
+    let out = cli.run_env(
+        &["--json", "call", "node.list"],
+        &[("TINCT_CONSISTENCY", "0")],
+    );
+    assert_eq!(out.json()["success"], true, "{out:#?}");
+}
+
+#[test]
+fn serve_on_a_fresh_directory_creates_its_data_and_says_what_to_try() {
+    let cli = Cli::new();
+    let mut child = cli
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("TINCT_DATA_DIR")
+        .env("TINCT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tinct serve");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let banner = lines.next().expect("a banner").unwrap();
+    let try_line = lines.next().expect("a line to try").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        banner.contains("listening on http://127.0.0.1:"),
+        "{banner}"
+    );
+    assert!(try_line.contains("try: curl http://"), "{try_line}");
+    assert!(
+        cli.dir.path().join("tinct-data").is_dir(),
+        "the default data directory ./tinct-data is created"
+    );
+}
+
+#[test]
+fn a_sqlite_database_url_puts_the_embedded_store_elsewhere() {
+    let cli = Cli::new();
+    let file = cli.dir.path().join("elsewhere.db");
+    let url = format!("sqlite://{}", file.display());
+    let env = [("TINCT_DATABASE_URL", url.as_str())];
+    cli.run_env(&["demo"], &env).ok();
+    assert!(file.is_file(), "the database is at the URL's path");
+    let out = cli.run_env(&["--json", "call", "node.get", "id=acme"], &env);
+    assert_eq!(out.json()["data"]["id"], "acme", "{out:#?}");
+    assert!(!cli.data_dir().exists(), "the data directory is not used");
+}
+
+#[test]
 fn a_bad_remote_url_is_a_usage_error() {
     let cli = Cli::new();
     let out = cli.run(&["call", "--remote", "localhost:8080", "node.get", "id=acme"]);

@@ -67,8 +67,30 @@ async fn exercise(client: &Client) {
         Some(true)
     );
 
+    // Every output schema compiles on its own (its references resolve) …
+    for t in &tools {
+        let schema = Value::Object(t.output_schema.as_ref().unwrap().as_ref().clone());
+        jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("output schema of {} does not compile: {e}", t.name));
+    }
+    // … and results, successes and failures alike, follow it, as a validating client checks.
+    let conforms = |name: &str, result: &CallToolResult| {
+        let schema = Value::Object(tool(name).output_schema.unwrap().as_ref().clone());
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let content = result.structured_content.as_ref().unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(content)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name} result breaks its schema: {errors:?}"
+        );
+    };
+
     let ok = call(client, "tokens.resolve", json!({"node": "acme-web-dark"})).await;
     assert_eq!(ok.is_error, Some(false));
+    conforms("tokens.resolve", &ok);
     let envelope = ok.structured_content.unwrap();
     assert_eq!(envelope["success"], true);
     assert_eq!(
@@ -80,6 +102,7 @@ async fn exercise(client: &Client) {
     // Errors are tool errors that keep the code and the suggestion.
     let missing = call(client, "tokens.resolve", json!({"node": "acme-web-drak"})).await;
     assert_eq!(missing.is_error, Some(true));
+    conforms("tokens.resolve", &missing);
     let envelope = missing.structured_content.unwrap();
     assert_eq!(envelope["error"]["code"], "NOT_FOUND");
     assert!(
@@ -106,6 +129,7 @@ async fn exercise(client: &Client) {
     )
     .await;
     assert_eq!(written.is_error, Some(false), "{written:?}");
+    conforms("token.override", &written);
     let after = call(
         client,
         "tokens.resolve",
@@ -156,6 +180,43 @@ async fn mcp_over_streamable_http_on_tinct_serve() {
     demo(&server.data_dir);
     let client = http_client(&server.url).await;
     exercise(&client).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_consistency_header_is_refused_over_mcp_http() {
+    use reqwest::header::{HeaderName, HeaderValue};
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let server = TinctServer::start(Path::new(BIN));
+    demo(&server.data_dir);
+    let with_header = |value: &'static str| {
+        let headers = [(
+            HeaderName::from_static("tinct-consistency"),
+            HeaderValue::from_static(value),
+        )];
+        StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
+                .custom_headers(headers.into_iter().collect()),
+        )
+    };
+    let client = ().serve(with_header("not-a-revision")).await.unwrap();
+    let refused = call(&client, "tokens.resolve", json!({"node": "acme"})).await;
+    assert_eq!(refused.is_error, Some(true));
+    let envelope = refused.structured_content.unwrap();
+    assert_eq!(envelope["error"]["code"], "VALIDATION_ERROR");
+    assert!(
+        envelope["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Tinct-Consistency")
+    );
+    client.cancel().await.unwrap();
+
+    // A well-formed token the store has reached reads as usual.
+    let client = ().serve(with_header("1")).await.unwrap();
+    let read = call(&client, "tokens.resolve", json!({"node": "acme"})).await;
+    assert_eq!(read.is_error, Some(false), "{read:?}");
     client.cancel().await.unwrap();
 }
 

@@ -151,7 +151,8 @@ impl Config {
             None => figment = figment.merge(Toml::file("tinct.toml")),
         }
         let config: Config = figment
-            .merge(Env::prefixed("TINCT_").ignore(&["config"]))
+            // These name CLI options, not server configuration.
+            .merge(Env::prefixed("TINCT_").ignore(&["config", "remote", "consistency"]))
             .merge(Serialized::globals(flags))
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;

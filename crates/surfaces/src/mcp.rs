@@ -4,6 +4,7 @@
 //! behind a load balancer answers any request).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -19,9 +20,9 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
-use tinct_command::{CommandInfo, CommandResult, Context, Registry, Surface};
+use tinct_command::{CommandError, CommandInfo, CommandResult, Context, Registry, Surface};
 
-const EXPORT_FORMATS: &str = "css, json";
+use crate::rest::CONSISTENCY_HEADER;
 
 /// Where the MCP server runs commands: this process's registry, or a remote tinct (`tinct mcp
 /// --remote`).
@@ -43,6 +44,10 @@ pub struct McpServer {
     executor: Arc<dyn Executor>,
     tools: Arc<Vec<Tool>>,
     timeout: Duration,
+    /// The newest revision this session wrote: its later reads never see older data, even from
+    /// a lagging replica. Over HTTP a session is one request (stateless), which may also carry a
+    /// `Tinct-Consistency` header.
+    floor: Arc<AtomicU64>,
 }
 
 impl McpServer {
@@ -58,13 +63,61 @@ impl McpServer {
             executor,
             tools: Arc::new(catalogue.iter().map(tool_of).collect()),
             timeout,
+            floor: Arc::default(),
         }
     }
 
-    fn context(&self) -> Context {
-        Context::new(Surface::Mcp)
+    /// A copy with its own read-your-writes floor.
+    fn new_session(&self) -> Self {
+        McpServer {
+            floor: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// A call's context: deadline, and the consistency floor of the session and of the HTTP
+    /// request's `Tinct-Consistency` header (a malformed header is refused, not ignored).
+    fn context(&self, request: &RequestContext<RoleServer>) -> Result<Context, CommandError> {
+        let floor = self.floor.load(Ordering::Relaxed);
+        let header = request
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get(CONSISTENCY_HEADER))
+            .map(|value| value.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
+        let token = match header {
+            Some(None) => {
+                return Err(CommandError::validation(
+                    "the Tinct-Consistency header must be a revision number from an earlier response",
+                )
+                .suggest("Send back metadata.revision of a write, or omit the header."));
+            }
+            Some(Some(token)) => Some(token),
+            None => None,
+        };
+        Ok(Context::new(Surface::Mcp)
             .with_actor("mcp")
             .with_deadline(Some(Instant::now() + self.timeout))
+            .with_consistency(token.max((floor > 0).then_some(floor))))
+    }
+
+    /// Runs a command in this session and remembers the revision it wrote.
+    async fn run(
+        &self,
+        name: &str,
+        input: Value,
+        request: &RequestContext<RoleServer>,
+    ) -> CommandResult {
+        let ctx = match self.context(request) {
+            Ok(ctx) => ctx,
+            Err(e) => return CommandResult::failure(name, &tinct_command::new_trace_id(), "", e),
+        };
+        let result = self.executor.execute(name, input, ctx).await;
+        if let Some(revision) = result.metadata.revision.as_deref()
+            && let Ok(revision) = revision.parse::<u64>()
+        {
+            self.floor.fetch_max(revision, Ordering::Relaxed);
+        }
+        result
     }
 
     /// The streamable HTTP endpoint (mount at `/mcp`). Stateless: no session lives in one
@@ -83,7 +136,7 @@ impl McpServer {
             config.with_allowed_hosts(allowed_hosts.iter().cloned())
         };
         StreamableHttpService::new(
-            move || Ok(self.clone()),
+            move || Ok(self.new_session()),
             Arc::new(NeverSessionManager::default()),
             config,
         )
@@ -117,18 +170,29 @@ fn tool_of(def: &CommandInfo) -> Tool {
 }
 
 /// Structured content is the whole CommandResult; its `data` follows the command's output schema.
+/// The output's `$defs` move to the top, where its `#/$defs/…` references point.
 fn envelope_schema(output: &Value) -> Value {
-    json!({
+    let mut data = output.clone();
+    let defs = data.as_object_mut().and_then(|o| {
+        o.remove("$schema");
+        o.remove("$defs")
+    });
+    let mut schema = json!({
         "type": "object",
         "properties": {
             "success": {"type": "boolean"},
-            "data": output,
+            // A failed call has no data.
+            "data": {"anyOf": [data, {"type": "null"}]},
             "error": {"type": ["object", "null"]},
             "warnings": {"type": "array", "items": {"type": "string"}},
             "metadata": {"type": "object"}
         },
         "required": ["success", "metadata"]
-    })
+    });
+    if let Some(defs) = defs {
+        schema["$defs"] = defs;
+    }
+    schema
 }
 
 /// A line a model can read at a glance; the full result is in the structured content.
@@ -220,27 +284,23 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let input = request
             .arguments
             .map(Value::Object)
             .unwrap_or_else(|| json!({}));
-        let result = self
-            .executor
-            .execute(&request.name, input, self.context())
-            .await;
+        let result = self.run(&request.name, input, &context).await;
         Ok(tool_result(result).into())
     }
 
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let listed = self
-            .executor
-            .execute("node.list", json!({"limit": 1000}), self.context())
+            .run("node.list", json!({"limit": 1000}), &context)
             .await;
         let mut resources = vec![
             Resource::new("tinct://nodes", "nodes")
@@ -282,14 +342,16 @@ impl ServerHandler for McpServer {
             ResourceTemplate::new("tinct://nodes/{id}", "node"),
             ResourceTemplate::new("tinct://nodes/{id}/tokens", "resolved tokens"),
             ResourceTemplate::new("tinct://nodes/{id}/export.{format}", "export")
-                .with_description(format!("formats: {EXPORT_FORMATS}, …")),
+                .with_description(
+                    "any format tokens.export takes, e.g. css, scss, less, js, ts, json, dtcg, swift, android, compose",
+                ),
         ]))
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let uri = request.uri;
         let Some((command, input, mime)) = resource_call(&uri) else {
@@ -300,7 +362,7 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let result = self.executor.execute(command, input, self.context()).await;
+        let result = self.run(command, input, &context).await;
         if let Some(error) = &result.error {
             return Err(McpError::resource_not_found(
                 format!("{}: {}", error.code, error.message),

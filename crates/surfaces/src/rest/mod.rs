@@ -4,8 +4,11 @@
 mod call;
 mod export;
 mod health;
+mod panic;
 mod resources;
 mod ws;
+
+pub use call::CONSISTENCY_HEADER;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +80,7 @@ pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
     router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
+        .layer(panic::layer(app.registry.instance()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
