@@ -125,6 +125,10 @@ impl Context {
         self.consistency = self.consistency.max(Some(revision));
     }
 
+    pub fn cache_status(&self) -> Option<CacheStatus> {
+        self.lock().cache
+    }
+
     pub fn revision(&self) -> Option<String> {
         self.lock().revision.clone()
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tinct_command::Registry;
-use tinct_command::middleware::{CommandCache, ValidateInput};
+use tinct_command::middleware::{CommandCache, CommandMetrics, ValidateInput};
 use tinct_platform::{
     Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, RedisBus, RedisCache,
     ReplicatedStore, SqliteStore, Store, StoreError,
@@ -20,6 +20,8 @@ use crate::services::Services;
 pub struct App {
     pub registry: Arc<Registry>,
     pub services: Arc<Services>,
+    /// What every call did, for `/metrics.json` (Prometheus gets the same through the recorder).
+    pub metrics: Arc<CommandMetrics>,
     pub config: Config,
     /// Background work that lives as long as the app: the event feed and cache invalidation.
     _feed: FeedHandle,
@@ -92,9 +94,12 @@ impl App {
         });
         let invalidator = invalidation::spawn(feed.feed.clone(), cache.clone(), store);
         let cell: commands::system::RegistryCell = Arc::default();
+        crate::telemetry::prometheus();
+        let metrics = Arc::new(CommandMetrics::new());
         let mut builder = Registry::builder();
         builder
             .instance(instance)
+            .middleware(metrics.clone())
             .middleware(Arc::new(ValidateInput))
             .middleware(Arc::new(CommandCache::new(cache.clone())));
         let defs = [
@@ -116,6 +121,7 @@ impl App {
         Ok(App {
             registry,
             services,
+            metrics,
             config,
             _feed: feed,
             _invalidator: AbortOnDrop(invalidator),

@@ -8,6 +8,7 @@ pub mod demo;
 mod errors;
 mod invalidation;
 mod services;
+pub mod telemetry;
 mod tree;
 mod views;
 

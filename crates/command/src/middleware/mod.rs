@@ -1,8 +1,9 @@
 //! The middleware chain every call passes through, outermost first. The registry wraps the chain in
 //! trace id, timing and panic capture; the chain holds the rest (validation, cache, and later auth,
-//! rate limits, metrics) and ends in the handler.
+//! rate limits) and ends in the handler.
 
 mod cache;
+mod command_metrics;
 mod validate;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use cache::CommandCache;
+pub use command_metrics::{CommandMetrics, CommandSummary, CommandTotals, ErrorTotals};
 pub use validate::ValidateInput;
 
 use crate::context::Context;

@@ -4,6 +4,7 @@
 mod call;
 mod export;
 mod health;
+mod metrics;
 mod panic;
 mod resources;
 mod ws;
@@ -17,8 +18,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use tinct_command::Registry;
+use tinct_command::middleware::CommandMetrics;
 use tinct_platform::EventFeed;
-use tinct_service::App;
+use tinct_service::{App, Services};
 
 use crate::mcp::McpServer;
 use tokio::net::TcpListener;
@@ -29,6 +31,8 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct RestState {
     pub registry: Arc<Registry>,
+    pub services: Arc<Services>,
+    pub metrics: Arc<CommandMetrics>,
     pub feed: Arc<EventFeed>,
     /// Turns true when the server starts shutting down (WebSockets then close with 1001).
     pub shutdown: watch::Receiver<bool>,
@@ -39,17 +43,21 @@ pub struct RestState {
 pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
     let state = RestState {
         registry: app.registry.clone(),
+        services: app.services.clone(),
+        metrics: app.metrics.clone(),
         feed: app.services.feed.clone(),
         shutdown,
         request_timeout: Duration::from_secs(app.config.request_timeout_secs),
         export_max_age: Duration::from_secs(app.config.export_max_age_secs),
     };
     let config = &app.config;
-    // Health routes are on every instance, whatever it serves.
+    // Health and metrics are on every instance, whatever it serves.
     let mut router = Router::new()
         .route("/health", get(health::detail))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready));
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::prometheus))
+        .route("/metrics.json", get(metrics::summary));
     if config.serves("rest") {
         router = router
             .route("/v1/commands", get(call::catalogue))

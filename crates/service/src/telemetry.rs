@@ -1,0 +1,68 @@
+//! The process's Prometheus recorder: installed once, whatever number of apps a process opens
+//! (tests open several), and rendered by `/metrics`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets from 0.5 ms to 10 s: cached reads sit at the bottom, exports near the top.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The recorder's handle; `None` when another recorder was installed first (an embedding
+/// program's own), in which case metrics go there instead.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .ok()?
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+                .ok()
+                .inspect(|_| describe())
+        })
+        .as_ref()
+}
+
+/// Help text for every metric tinct records, wherever it is recorded.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "tinct_commands_total",
+        "Commands executed, by command, surface and outcome code (OK or the error code)."
+    );
+    describe_histogram!(
+        "tinct_command_duration_seconds",
+        Unit::Seconds,
+        "Time to execute a command, by command and surface."
+    );
+    describe_gauge!(
+        "tinct_commands_in_progress",
+        "Commands executing right now, by command."
+    );
+    describe_counter!(
+        "tinct_cache_requests_total",
+        "Command cache lookups of cacheable reads, by command and result (hit or miss)."
+    );
+    describe_gauge!(
+        "tinct_replica_healthy",
+        "1 when the read replica answers its health probe, else 0."
+    );
+    describe_gauge!(
+        "tinct_replica_lag_bytes",
+        Unit::Bytes,
+        "WAL bytes the read replica has not replayed yet (NaN while it is down)."
+    );
+    describe_gauge!(
+        "tinct_uptime_seconds",
+        Unit::Seconds,
+        "Seconds since this instance started."
+    );
+    describe_gauge!(
+        "tinct_info",
+        "Always 1; the labels name this instance and its version."
+    );
+}
