@@ -630,25 +630,24 @@ fn load(plan: &Plan, report: &mut Report, io_failed: &mut bool) -> Option<Tokens
         // The process ends soon: freeing a large JSON tree only costs time.
         std::mem::forget(doc);
     }
-    let document = match set.finish() {
-        Ok((document, warnings)) => {
-            report.warnings.extend(warnings);
-            document
-        }
-        Err(errors) => {
-            report.errors.extend(errors);
-            return None;
-        }
-    };
     if !report.errors.is_empty() {
+        // A file that did not load leaves references into it dangling: resolving would only
+        // add noise, so report what the loaded files break on their own.
+        match set.finish() {
+            Ok((_, warnings)) => report.warnings.extend(warnings),
+            Err(errors) => report.errors.extend(errors),
+        }
         return None;
     }
-    report.tokens = document.tokens.len();
     // Exports need values, not lineage: skip recording alias chains.
-    match document.into_resolved(&ResolveOptions {
+    match set.resolve(&ResolveOptions {
         alias_chains: false,
     }) {
-        Ok(resolved) => Some(Tokens::Plain(resolved)),
+        Ok((resolved, warnings)) => {
+            report.warnings.extend(warnings);
+            report.tokens = resolved.tokens.len();
+            Some(Tokens::Plain(resolved))
+        }
         Err(errors) => {
             report.errors.extend(errors);
             None

@@ -167,6 +167,52 @@ fn reference_errors_have_their_own_exit_codes() {
     );
 }
 
+#[test]
+fn value_reference_and_cycle_errors_are_listed_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "all.json",
+        r#"{"n": {"$type": "number", "bad": {"$value": "x"}, "uses-bad": {"$value": "{n.bad}"},
+            "one": {"$value": 1}, "broken": {"$value": "{n.onw}"},
+            "a": {"$value": "{n.b}"}, "b": {"$value": "{n.a}"}}}"#,
+    );
+    let out = tinct(dir.path(), &["build", "all.json", "--out", "dist"]);
+    // The first error is the invalid value, so the exit code is 2.
+    assert_eq!(out.status.code(), Some(2), "{out:#?}");
+    let stderr = text(&out.stderr);
+    for expected in [
+        "error: all.json at /n/bad/$value: \"n.bad\" (number)",
+        "error: all.json at /n/a/$value: circular reference: n.a -> n.b -> n.a",
+        "error: all.json at /n/broken/$value: token \"n.broken\" references \"{n.onw}\", which does not exist; did you mean \"n.one\"",
+        "3 error(s); nothing was written.",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in {stderr}");
+    }
+    assert!(!stderr.contains("n.uses-bad"), "{stderr}");
+    assert!(!dir.path().join("dist").exists());
+}
+
+#[test]
+fn a_resolver_set_that_includes_itself_is_a_circular_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "loop.resolver.json",
+        r##"{"version": "2025.10", "sets": {"a": {"sources": [{"$ref": "#/sets/b"}]}, "b": {"sources": [{"$ref": "#/sets/a"}]}},
+            "resolutionOrder": [{"$ref": "#/sets/a"}]}"##,
+    );
+    let out = tinct(dir.path(), &["build", "--resolver", "loop.resolver.json"]);
+    assert_eq!(out.status.code(), Some(12), "{out:#?}");
+    assert!(
+        text(&out.stderr).contains(
+            "error: loop.resolver.json at /sets/a/sources/0: set \"a\" includes itself: a -> b -> a"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 const RESOLVER: &str = r##"{
   "version": "2025.10",
   "sets": {"base": {"sources": [{"$ref": "base.json"}]}},

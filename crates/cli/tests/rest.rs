@@ -1207,10 +1207,29 @@ async fn openapi_documents_every_command_and_every_ref_resolves() {
         "/v1/nodes",
         "/v1/nodes/{id}",
         "/v1/nodes/{id}/tokens",
-        "/v1/nodes/{id}/export.css",
-        "/v1/nodes/{id}/export.json",
+        "/v1/nodes/{id}/export.{format}",
     ] {
         assert!(paths.contains_key(route), "OpenAPI lacks {route}");
+    }
+    // The export route documents every option tokens.export takes, as query parameters.
+    let export_params: Vec<&str> = paths["/v1/nodes/{id}/export.{format}"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for option in [
+        "selector",
+        "prefix",
+        "outputReferences",
+        "nameCase",
+        "colorFormat",
+        "themes",
+    ] {
+        assert!(
+            export_params.contains(&option),
+            "{option}: {export_params:?}"
+        );
     }
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     assert!(schemas.contains_key("CommandResult"));

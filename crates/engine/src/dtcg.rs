@@ -9,6 +9,7 @@
 //! 2. [`TokenSet::merge`] lays sets over each other (later wins), and [`TokenSet::finish`]
 //!    applies `$extends`, takes the type of untyped alias tokens from their targets, checks
 //!    every value against its type and every reference against the type it stands for.
+//!    [`TokenSet::resolve`] does the same and resolves the valid tokens in the same pass.
 //!
 //! Every broken rule is collected; nothing stops at the first error. Files in the older draft
 //! forms still found in the wild load with warnings: string colours and dimensions (`"#ff0000"`,
@@ -60,7 +61,7 @@ pub enum Code {
     TypeMismatch,
     /// Two sources disagree: one's token is the other's group.
     Conflict,
-    /// Resolution: a reference cycle.
+    /// A reference cycle: tokens that alias each other, or resolver sets that include each other.
     CircularReference,
     /// Resolution: a reference to a token that does not exist.
     BrokenReference,
@@ -219,8 +220,19 @@ pub struct TokenSet {
     pending: Vec<(String, RawToken)>,
     groups: BTreeMap<String, Location>,
     extends: Vec<Extends>,
+    /// Paths of tokens left out because of an error of their own, so references to them are
+    /// not reported a second time as broken.
+    rejected: BTreeSet<String>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+}
+
+/// What [`TokenSet::finish`] found: the valid tokens, and every problem.
+struct Checked {
+    document: Document,
+    warnings: Vec<Diagnostic>,
+    errors: Vec<Diagnostic>,
+    rejected: BTreeSet<String>,
 }
 
 /// Parses and finishes one document: `Ok` with its tokens and warnings, or every error.
@@ -433,6 +445,7 @@ impl TokenSet {
                     continue;
                 }
                 let Some(object) = child.as_object() else {
+                    set.rejected.insert(path.clone());
                     set.error(
                         Code::NotAnObject,
                         &file,
@@ -447,6 +460,7 @@ impl TokenSet {
                 };
                 if object.contains_key(keys.value) {
                     if bad_type && ty.is_none() && !object.contains_key(keys.ty) {
+                        set.rejected.insert(path);
                         continue;
                     }
                     set.token(
@@ -722,10 +736,12 @@ impl TokenSet {
             }
         }
         if !ok {
+            self.rejected.insert(path);
             return;
         }
         let raw = object.get(keys.value).cloned().unwrap_or(Value::Null);
         let Some(mut value) = self.rewrite_refs(raw, file, &pointer, keys.value, &path) else {
+            self.rejected.insert(path);
             return;
         };
         if let (Some(ty), Some(name)) = (token_type, type_name)
@@ -871,6 +887,7 @@ impl TokenSet {
             self.groups.entry(path).or_insert(location);
         }
         self.extends.extend(other.extends);
+        self.rejected.extend(other.rejected);
     }
 
     /// Adds an error found by the caller (e.g. a source file that could not be read), so it is
@@ -914,7 +931,40 @@ impl TokenSet {
 
     /// The rules that need the whole set: `$extends`, token/group conflicts, types of untyped
     /// aliases, every value and every reference's type. `Ok` with the warnings, or all errors.
-    pub fn finish(mut self) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
+    /// References are not followed; [`TokenSet::resolve`] also reports broken ones and cycles.
+    pub fn finish(self) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let checked = self.check();
+        if checked.errors.is_empty() {
+            Ok((checked.document, checked.warnings))
+        } else {
+            Err(checked.errors)
+        }
+    }
+
+    /// [`TokenSet::finish`] and resolution in one pass, so every error of the set is reported
+    /// at once: values, types, broken references and cycles. Tokens with errors of their own
+    /// are left out of resolution, and references to them are not reported again as broken.
+    pub fn resolve(
+        self,
+        options: &ResolveOptions,
+    ) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let Checked {
+            document,
+            warnings,
+            mut errors,
+            rejected,
+        } = self.check();
+        match document.resolve_skipping(options, &rejected) {
+            Ok(resolved) if errors.is_empty() => Ok((resolved, warnings)),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        }
+    }
+
+    fn check(mut self) -> Checked {
         self.apply_extends();
         for (path, location) in &self.groups {
             if let Some(token) = self.tokens.get(path) {
@@ -938,9 +988,11 @@ impl TokenSet {
         for (path, token) in &raw {
             keep.push(None);
             let Some(&ty) = types.get(path.as_str()) else {
+                self.rejected.insert(path.clone());
                 continue;
             };
             if let Err(e) = validate_value(ty, &token.value) {
+                self.rejected.insert(path.clone());
                 let pointer = format!("{}{}", token.location.value_pointer(), e.pointer);
                 self.errors.push(diagnostic(
                     Code::InvalidValue,
@@ -992,6 +1044,7 @@ impl TokenSet {
                 ));
             }
             if !mismatches.is_empty() {
+                self.rejected.insert(path.clone());
                 continue;
             }
             if let Some(slot) = keep.last_mut() {
@@ -1029,10 +1082,11 @@ impl TokenSet {
                 ),
             ));
         }
-        if self.errors.is_empty() {
-            Ok((Document { tokens }, self.warnings))
-        } else {
-            Err(self.errors)
+        Checked {
+            document: Document { tokens },
+            warnings: self.warnings,
+            errors: self.errors,
+            rejected: self.rejected,
         }
     }
 
@@ -1419,6 +1473,16 @@ impl Document {
     /// [`Document::resolve`] without copying: the tokens move into the layers. What a build
     /// uses; `options` can skip alias chains, which only lineage views need.
     pub fn into_resolved(self, options: &ResolveOptions) -> Result<Resolved, Vec<Diagnostic>> {
+        self.resolve_skipping(options, &BTreeSet::new())
+    }
+
+    /// [`Document::into_resolved`], leaving out broken-reference errors that point at
+    /// `rejected` tokens (already reported with their own error).
+    fn resolve_skipping(
+        self,
+        options: &ResolveOptions,
+        rejected: &BTreeSet<String>,
+    ) -> Result<Resolved, Vec<Diagnostic>> {
         let mut order: Vec<Arc<str>> = Vec::new();
         type Pending = (Vec<(String, Entry)>, LayerMeta);
         let mut by_origin: HashMap<Arc<str>, Pending> = HashMap::new();
@@ -1464,6 +1528,9 @@ impl Document {
             .unzip();
         resolve_with(&layers, &meta, options).map_err(|e| {
             e.0.iter()
+                .filter(|e| {
+                    !matches!(e, ResolveError::Broken { reference, .. } if rejected.contains(reference))
+                })
                 .map(|e| {
                     locate(e, |path| {
                         locations

@@ -135,6 +135,37 @@ impl Format {
     }
 }
 
+/// An [`ExportOptions`] setting that only some formats read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportOption {
+    Selector,
+    Prefix,
+    NameCase,
+    OutputReferences,
+    Color,
+}
+
+impl Format {
+    /// Whether `option` can change this format's output, so callers can refuse an option that
+    /// would silently do nothing.
+    pub fn reads(self, option: ExportOption) -> bool {
+        match option {
+            ExportOption::Selector => self == Format::Css,
+            // Nested formats keep path segments as they are.
+            ExportOption::Prefix | ExportOption::NameCase => {
+                !matches!(self, Format::Json | Format::Dtcg)
+            }
+            ExportOption::OutputReferences => !matches!(
+                self,
+                Format::Json | Format::JsonFlat | Format::Ts | Format::Android
+            ),
+            ExportOption::Color => {
+                matches!(self, Format::Css | Format::Scss | Format::Less | Format::Js)
+            }
+        }
+    }
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -692,6 +723,56 @@ mod tests {
             err.to_string(),
             r#"unknown export format "sass"; supported formats are css, json, json-flat, scss, less, js, ts, dtcg, swift, android, compose"#
         );
+    }
+
+    #[test]
+    fn formats_read_exactly_the_options_they_say() {
+        let tree = tree();
+        let changes: [(ExportOption, ExportOptions); 5] = [
+            (
+                ExportOption::Selector,
+                ExportOptions {
+                    selector: "[data-x]".into(),
+                    ..ExportOptions::default()
+                },
+            ),
+            (
+                ExportOption::Prefix,
+                ExportOptions {
+                    prefix: Some("pf".into()),
+                    ..ExportOptions::default()
+                },
+            ),
+            (
+                ExportOption::NameCase,
+                ExportOptions {
+                    // Not constant: android lowercases it back to its default, snake.
+                    name_case: Some(NameCase::Pascal),
+                    ..ExportOptions::default()
+                },
+            ),
+            (
+                ExportOption::OutputReferences,
+                ExportOptions {
+                    output_references: true,
+                    ..ExportOptions::default()
+                },
+            ),
+            (
+                ExportOption::Color,
+                ExportOptions {
+                    color: ColorFormat::Oklch,
+                    ..ExportOptions::default()
+                },
+            ),
+        ];
+        for format in Format::ALL {
+            let plain = export(&tree, format, &ExportOptions::default());
+            for (option, options) in &changes {
+                let changed = export(&tree, format, options) != plain;
+                assert_eq!(changed, format.reads(*option), "{format} {option:?}");
+            }
+        }
     }
 
     #[test]

@@ -15,8 +15,8 @@ pub mod value;
 pub use color::{Color, ColorFormat, ColorSpace};
 pub use dtcg::{Code, Diagnostic, Document, Location, Token, TokenSet, parse_document};
 pub use export::{
-    ExportOptions, Format, NameCase, Theme, UnknownFormat, export, export_themes, name_collisions,
-    token_name,
+    ExportOption, ExportOptions, Format, NameCase, Theme, UnknownFormat, export, export_themes,
+    name_collisions, token_name,
 };
 pub use path::{MAX_PATH_BYTES, MAX_SEGMENTS, PathError, ROOT_TOKEN, nearest_paths, validate_path};
 pub use resolve::{

@@ -225,6 +225,7 @@ pub fn parse_resolver(doc: &Value) -> Result<(ResolverDocument, Vec<Diagnostic>)
         }
     }
     // A set may name other sets; they must exist and not loop.
+    errors.extend(set_loops(&resolver.sets));
     for (name, sources) in &resolver.sets {
         for (i, source) in sources.iter().enumerate() {
             if let Source::Set(other) = source
@@ -264,6 +265,71 @@ pub fn parse_resolver(doc: &Value) -> Result<(ResolverDocument, Vec<Diagnostic>)
     } else {
         Err(errors)
     }
+}
+
+/// One error per loop of sets that include each other (`a` → `b` → `a`, or `a` → `a`), named
+/// from its smallest set and placed at that set's source that starts the loop.
+fn set_loops(sets: &BTreeMap<String, Vec<Source>>) -> Vec<Diagnostic> {
+    let mut loops: Vec<Vec<&str>> = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for start in sets.keys() {
+        if done.contains(start.as_str()) {
+            continue;
+        }
+        // Iterative DFS: the open path of sets, each with the index of its next source.
+        let mut path: Vec<(&str, usize)> = vec![(start, 0)];
+        while let Some(&(name, next)) = path.last() {
+            let Some(source) = sets[name].get(next) else {
+                done.insert(name);
+                path.pop();
+                continue;
+            };
+            if let Some(top) = path.last_mut() {
+                top.1 += 1;
+            }
+            let Source::Set(other) = source else { continue };
+            let Some((other, _)) = sets.get_key_value(other) else {
+                continue; // reported as a missing set
+            };
+            if let Some(at) = path.iter().position(|(n, _)| *n == other) {
+                let mut cycle: Vec<&str> = path[at..].iter().map(|(n, _)| *n).collect();
+                let smallest = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, n)| **n)
+                    .map_or(0, |(i, _)| i);
+                cycle.rotate_left(smallest);
+                if !loops.contains(&cycle) {
+                    loops.push(cycle);
+                }
+            } else if !done.contains(other.as_str()) {
+                path.push((other, 0));
+            }
+        }
+    }
+    loops
+        .into_iter()
+        .map(|cycle| {
+            let first = cycle[0];
+            let second = cycle.get(1).copied().unwrap_or(first);
+            let at = sets[first]
+                .iter()
+                .position(|s| matches!(s, Source::Set(n) if n == second))
+                .unwrap_or(0);
+            let mut shown = cycle.clone();
+            shown.push(first);
+            Diagnostic {
+                code: Code::CircularReference,
+                file: None,
+                pointer: format!("/sets/{}/sources/{at}", escape(first)),
+                path: None,
+                message: format!(
+                    "set {first:?} includes itself: {}; remove one of these \"#/sets/…\" sources",
+                    shown.join(" -> ")
+                ),
+            }
+        })
+        .collect()
 }
 
 fn unique<T>(map: &BTreeMap<String, T>, name: &str) -> String {
@@ -513,21 +579,33 @@ impl ResolverDocument {
         inputs
     }
 
+    /// `sources` in order, sets expanded in place (each with its set name as origin); `set` is
+    /// the set they belong to, if any. Iterative; a set already being expanded is skipped, so
+    /// even a hand-built document with a loop ([`parse_resolver`] refuses those) ends.
     fn sources<'a>(
         &'a self,
         sources: &'a [Source],
         out: &mut Vec<(&'a Source, String)>,
         origin: &str,
-        depth: usize,
+        set: Option<&str>,
     ) {
-        for source in sources {
+        // Each frame: what is left of a list, its origin, and its set (every frame on the
+        // stack is an enclosing set of the source being looked at).
+        let mut stack: Vec<(&'a [Source], &str, Option<&str>)> = vec![(sources, origin, set)];
+        while let Some((list, origin, set)) = stack.pop() {
+            let Some((source, rest)) = list.split_first() else {
+                continue;
+            };
+            stack.push((rest, origin, set));
             match source {
-                Source::Set(name) if depth < 16 => {
-                    if let Some(inner) = self.sets.get(name) {
-                        self.sources(inner, out, name, depth + 1);
+                Source::Set(name) => {
+                    let open = stack.iter().any(|(_, _, s)| *s == Some(name.as_str()));
+                    if let Some((name, inner)) = self.sets.get_key_value(name)
+                        && !open
+                    {
+                        stack.push((inner, name, Some(name)));
                     }
                 }
-                Source::Set(_) => {}
                 other => out.push((other, origin.to_owned())),
             }
         }
@@ -541,7 +619,7 @@ impl ResolverDocument {
             match step {
                 Step::Set(name) => {
                     if let Some(sources) = self.sets.get(name) {
-                        self.sources(sources, &mut out, name, 0);
+                        self.sources(sources, &mut out, name, Some(name));
                     }
                 }
                 Step::Modifier(name) if !bases_only => {
@@ -550,7 +628,7 @@ impl ResolverDocument {
                     if let Some((context, sources)) =
                         context.and_then(|c| m.contexts.get_key_value(c))
                     {
-                        self.sources(sources, &mut out, &format!("{name}:{context}"), 0);
+                        self.sources(sources, &mut out, &format!("{name}:{context}"), None);
                     }
                 }
                 Step::Modifier(_) => {}
@@ -621,9 +699,8 @@ impl ResolverDocument {
         label: &str,
     ) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
         let input = self.complete_input(input)?;
-        let (document, warnings) = self.token_set(&input, files, label).finish()?;
-        let resolved = document.into_resolved(&crate::ResolveOptions::default())?;
-        Ok((resolved, warnings))
+        self.token_set(&input, files, label)
+            .resolve(&crate::ResolveOptions::default())
     }
 
     /// The node tree for the service: the root holds the default resolution (every set plus

@@ -216,6 +216,58 @@ fn document_rules() {
 }
 
 #[test]
+fn a_set_that_includes_itself_is_an_error_naming_the_loop() {
+    let looped = json!({"version": "2025.10", "sets": {
+        "b": {"sources": [{"x": {"$type": "number", "$value": 1}}, {"$ref": "#/sets/c"}]},
+        "c": {"sources": [{"$ref": "#/sets/b"}]},
+        "self": {"sources": [{"$ref": "#/sets/self"}]},
+        "fine": {"sources": [{"$ref": "#/sets/c"}]}
+    }, "resolutionOrder": [{"$ref": "#/sets/fine"}]});
+    let errs = parse_resolver(&looped).expect_err("loops are errors");
+    let found: Vec<(tinct_engine::Code, &str, &str)> = errs
+        .iter()
+        .map(|e| (e.code, e.pointer.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                tinct_engine::Code::CircularReference,
+                "/sets/b/sources/1",
+                "set \"b\" includes itself: b -> c -> b; remove one of these \"#/sets/…\" sources"
+            ),
+            (
+                tinct_engine::Code::CircularReference,
+                "/sets/self/sources/0",
+                "set \"self\" includes itself: self -> self; remove one of these \"#/sets/…\" sources"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn sets_nest_as_deep_as_they_are_written() {
+    // A chain of 40 sets, each including the next: the innermost token must be reached.
+    let mut sets = serde_json::Map::new();
+    for i in 0..40 {
+        let source = if i == 39 {
+            json!({"deep": {"$type": "number", "$value": 39}})
+        } else {
+            json!({"$ref": format!("#/sets/s{}", i + 1)})
+        };
+        sets.insert(format!("s{i}"), json!({"sources": [source]}));
+    }
+    let doc =
+        json!({"version": "2025.10", "sets": sets, "resolutionOrder": [{"$ref": "#/sets/s0"}]});
+    let (r, _) = parse_resolver(&doc).unwrap();
+    let (resolved, _) = r
+        .resolve(&Input::new(), &BTreeMap::new(), "deep.json")
+        .unwrap();
+    assert_eq!(resolved.tokens["deep"].value, json!(39));
+    assert_eq!(resolved.tokens["deep"].source, "s39");
+}
+
+#[test]
 fn warnings_for_older_and_odd_documents() {
     let (_, w) =
         parse_resolver(&json!({"composition": [], "modifiers": {"m": {"contexts": {"only": []}}}}))

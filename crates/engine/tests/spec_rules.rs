@@ -485,6 +485,54 @@ fn every_error_of_a_file_at_once() {
 }
 
 #[test]
+fn value_errors_broken_references_and_cycles_are_reported_together() {
+    let doc = json!({"n": {"$type": "number",
+        "bad": {"$value": "x"},
+        "uses-bad": {"$value": "{n.bad}"},
+        "odd": {"$value": 2, "$description": 5},
+        "uses-odd": {"$value": "{n.odd}"},
+        "one": {"$value": 1},
+        "broken": {"$value": "{n.onw}"},
+        "a": {"$value": "{n.b}"}, "b": {"$value": "{n.a}"}}});
+    // Checking alone stops before references.
+    assert_eq!(errors(doc.clone()).len(), 2);
+    let errs = TokenSet::parse(&doc, Some("t.json"))
+        .resolve(&ResolveOptions::default())
+        .expect_err("should fail");
+    let found: Vec<(Code, &str)> = errs
+        .iter()
+        .map(|e| (e.code, e.path.as_deref().unwrap_or_default()))
+        .collect();
+    // Tokens that only reference an invalid one get no error of their own.
+    assert_eq!(
+        found,
+        [
+            (Code::InvalidProperty, "n.odd"),
+            (Code::InvalidValue, "n.bad"),
+            (Code::CircularReference, "n.a"),
+            (Code::BrokenReference, "n.broken"),
+        ],
+        "{errs:#?}"
+    );
+    assert_eq!(errs[2].pointer, "/n/a/$value");
+    assert!(errs[2].message.contains("n.a -> n.b -> n.a"), "{errs:#?}");
+    assert_eq!(errs[3].file.as_deref(), Some("t.json"));
+    assert!(
+        errs[3].message.contains("did you mean \"n.one\""),
+        "{errs:#?}"
+    );
+
+    let fixed =
+        json!({"n": {"$type": "number", "one": {"$value": 1}, "two": {"$value": "{n.one}"}}});
+    let (resolved, warnings) = TokenSet::parse(&fixed, None)
+        .resolve(&ResolveOptions::default())
+        .unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(resolved.tokens["n.two"].value, json!(1));
+    assert_eq!(resolved.tokens["n.two"].alias_chain, ["n.one"]);
+}
+
+#[test]
 fn older_draft_string_values_load_with_a_warning() {
     let (d, warnings) = ok(json!({"c": {"$type": "color", "$value": "#ff0000"},
         "s": {"$type": "dimension", "$value": "16px"}, "t": {"$type": "duration", "$value": "200ms"}}));

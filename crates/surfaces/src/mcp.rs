@@ -343,7 +343,7 @@ impl ServerHandler for McpServer {
             ResourceTemplate::new("tinct://nodes/{id}/tokens", "resolved tokens"),
             ResourceTemplate::new("tinct://nodes/{id}/export.{format}", "export")
                 .with_description(
-                    "any format tokens.export takes, e.g. css, scss, less, js, ts, json, dtcg, swift, android, compose",
+                    "any format tokens.export takes, e.g. css, scss, less, js, ts, json, dtcg, swift, android, compose, resolver",
                 ),
         ]))
     }

@@ -51,7 +51,7 @@ pub fn document(registry: &Registry) -> Value {
             }}),
         );
     }
-    add_resource_routes(&mut paths);
+    add_resource_routes(&mut paths, registry);
     let codes: Vec<Value> = ErrorCode::ALL
         .iter()
         .map(|c| json!({"code": c.as_str(), "httpStatus": c.http_status(), "retryable": c.retryable(), "meaning": c.meaning()}))
@@ -103,7 +103,7 @@ fn retarget(value: &mut Value) {
     }
 }
 
-fn add_resource_routes(paths: &mut Map<String, Value>) {
+fn add_resource_routes(paths: &mut Map<String, Value>, registry: &Registry) {
     let envelope = json!({"$ref": "#/components/schemas/CommandResult"});
     let ok = |description: &str, schema: &Value| json!({"200": {"description": description, "content": {"application/json": {"schema": schema}}}});
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
@@ -128,11 +128,32 @@ fn add_resource_routes(paths: &mut Map<String, Value>) {
         "parameters": [id, {"name": "prefix", "in": "query", "schema": {"type": "string"}}],
         "responses": ok("Resolved tokens", &envelope)}}),
     );
-    for (ext, content_type) in [("css", "text/css"), ("json", "application/json")] {
-        paths.insert(format!("/v1/nodes/{{id}}/export.{ext}"), json!({"get": {
-            "operationId": format!("nodes.export.{ext}"),
-            "summary": format!("The node's tokens as a {ext} file (tokens.export), with ETag and Cache-Control; 304 on If-None-Match."),
-            "parameters": [id, {"name": "selector", "in": "query", "schema": {"type": "string"}}, {"name": "prefix", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "The file", "content": {content_type: {"schema": {"type": "string"}}}}, "304": {"description": "Not modified"}}}}));
+    // The export route takes tokens.export's options as query parameters, so list them from
+    // its own schema: the two cannot drift.
+    let mut parameters = vec![
+        id,
+        json!({"name": "format", "in": "path", "required": true, "schema": {"type": "string"},
+               "description": "a format or file extension: css, scss, less, js, ts, json, json-flat, dtcg, swift, xml (android), kt (compose), resolver.json"}),
+    ];
+    let export_input = registry
+        .get("tokens.export")
+        .map(|d| d.input_schema.clone());
+    let options = export_input
+        .as_ref()
+        .and_then(|s| s["properties"].as_object())
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| !matches!(name.as_str(), "node" | "format"));
+    for (name, schema) in options {
+        let description = schema["description"].clone();
+        parameters.push(
+            json!({"name": name, "in": "query", "description": description,
+                               "schema": {"type": schema["type"].clone()}}),
+        );
     }
+    paths.insert("/v1/nodes/{id}/export.{format}".to_owned(), json!({"get": {
+        "operationId": "nodes.export",
+        "summary": "The node's tokens as a file (tokens.export), with ETag and Cache-Control; 304 on If-None-Match.",
+        "parameters": parameters,
+        "responses": {"200": {"description": "The file", "content": {"text/plain": {"schema": {"type": "string"}}}}, "304": {"description": "Not modified"}}}}));
 }

@@ -7,10 +7,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tinct_command::{CommandDef, CommandError, Context};
-use tinct_engine::{ExportOptions, Format, export};
+use tinct_engine::{
+    ColorFormat, ExportOption, ExportOptions, Format, Layer, NameCase, Theme, export,
+    export_themes, resolve, to_resolver_document,
+};
+use tinct_platform::StoreRead;
 
+use crate::errors::{from_resolve, from_store};
 use crate::services::Services;
-use crate::tree::resolve_node;
+use crate::tree::{layers, resolve_node};
 use crate::views::{ResolvedTokenView, TokenMap};
 
 #[derive(Deserialize, JsonSchema)]
@@ -30,16 +35,27 @@ pub struct ResolveOut {
 }
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExportIn {
     pub node: String,
-    /// css, json, json-flat, scss, less, js, ts, dtcg, swift, android or compose (a file extension
-    /// such as `xml` or `kt` also works).
+    /// css, json, json-flat, scss, less, js, ts, dtcg, swift, android, compose, or resolver (a
+    /// DTCG resolver document of the node and its children); a file extension such as `xml`,
+    /// `kt` or `resolver.json` also works.
     pub format: String,
-    /// CSS selector that holds the properties (default `:root`).
+    /// css: selector of the rule that holds the properties (default `:root`).
     pub selector: Option<String>,
-    /// Prefix for generated names, e.g. `acme` gives `--acme-color-…`.
+    /// Prefix for generated names, e.g. `acme` gives `--acme-color-…` (formats with flat names).
     pub prefix: Option<String>,
+    /// Keep references (`var(--x)`, `$x`, `{x}`, constant names) instead of resolved values:
+    /// css, scss, less, js, dtcg, swift and compose.
+    pub output_references: Option<bool>,
+    /// kebab, camel, pascal, snake or constant (default: the format's own; formats with flat names).
+    pub name_case: Option<String>,
+    /// How colours are written: auto, hex, rgb, hsl, oklch or display-p3 (css, scss, less, js).
+    pub color_format: Option<String>,
+    /// css: after the node's rule, one rule per direct child, `[data-theme="<child id>"]`,
+    /// holding only the tokens that differ from the node.
+    pub themes: Option<bool>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -49,7 +65,7 @@ pub struct ExportOut {
     pub format: String,
     pub content_type: String,
     pub content: String,
-    /// Strong validator of `content`, quoted as an HTTP ETag.
+    /// Strong validator of `content` and the options that produced it, quoted as an HTTP ETag.
     pub etag: String,
 }
 
@@ -83,7 +99,7 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         .example("only colours", json!({"node": "acme", "prefix": "color."})),
         CommandDef::new(
             "tokens.export",
-            "Export a node's resolved tokens as a file (css or json), with an ETag.",
+            "Export a node's resolved tokens as a file in any format (css, scss, less, js, ts, json, json-flat, dtcg, swift, android, compose; css optionally with a rule per child theme), or the node and its children as a DTCG resolver document; with an ETag.",
             move |i: ExportIn, ctx: Context| {
                 let s = e.clone();
                 async move { export_node(&s, i, ctx).await }
@@ -94,47 +110,241 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
         .example(
             "scoped and prefixed",
             json!({"node": "acme-web-dark", "format": "css", "selector": "[data-theme=\"dark\"]", "prefix": "acme"}),
-        ),
+        )
+        .example(
+            "a rule per theme, references kept",
+            json!({"node": "acme-web", "format": "css", "themes": true, "outputReferences": true}),
+        )
+        .example(
+            "TypeScript-style names, oklch colours",
+            json!({"node": "acme", "format": "js", "nameCase": "camel", "colorFormat": "oklch"}),
+        )
+        .example("a resolver document", json!({"node": "acme-web", "format": "resolver"})),
     ]
 }
 
-async fn export_node(s: &Services, i: ExportIn, ctx: Context) -> Result<ExportOut, CommandError> {
-    // A format name, or a file extension (`xml`, `kt`, `d.ts`) as export routes receive them.
-    let by_extension = Format::ALL.into_iter().find(|f| f.extension() == i.format);
-    let format: Format = i
-        .format
-        .parse()
-        .or_else(|e| by_extension.ok_or(e))
-        .map_err(|e| {
-            let valid: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-            CommandError::validation(format!("format: {e}"))
-                .suggest(format!("Use one of: {}.", valid.join(", ")))
-                .details(json!({"field": "format"}))
-        })?;
+/// What `tokens.export` writes: an engine format, or the node and its direct children as a
+/// DTCG resolver document.
+#[derive(Clone, Copy)]
+enum Target {
+    Tokens(Format),
+    Resolver,
+}
+
+impl Target {
+    fn parse(name: &str) -> Result<Target, CommandError> {
+        if name == "resolver" || name == "resolver.json" {
+            return Ok(Target::Resolver);
+        }
+        // A format name, or a file extension (`xml`, `kt`, `d.ts`) as export routes receive them.
+        let by_extension = Format::ALL.into_iter().find(|f| f.extension() == name);
+        let format = name.parse::<Format>().ok().or(by_extension);
+        format.map(Target::Tokens).ok_or_else(|| {
+            let valid: Vec<&str> = Format::ALL
+                .iter()
+                .map(|f| f.as_str())
+                .chain(["resolver"])
+                .collect();
+            let problem = format!(
+                "unknown export format {name:?}; supported formats are {}",
+                valid.join(", ")
+            );
+            invalid("format", &problem, &valid)
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Tokens(f) => f.as_str(),
+            Target::Resolver => "resolver",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Target::Tokens(f) => f.content_type(),
+            Target::Resolver => "application/json",
+        }
+    }
+
+    /// A resolver document keeps every token as written, so no option applies to it.
+    fn reads(self, option: ExportOption) -> bool {
+        matches!(self, Target::Tokens(f) if f.reads(option))
+    }
+}
+
+/// A VALIDATION_ERROR for `field` whose suggestion names the values it takes.
+fn invalid(field: &str, problem: &str, valid: &[&str]) -> CommandError {
+    CommandError::validation(format!("{field}: {problem}"))
+        .suggest(format!("Use one of: {}.", valid.join(", ")))
+        .details(json!({"field": field, "valid": valid}))
+}
+
+/// The engine options of `i`; an option the target would ignore is refused, not dropped.
+fn export_options(i: &ExportIn, target: Target) -> Result<ExportOptions, CommandError> {
+    let given = [
+        ("selector", i.selector.is_some(), ExportOption::Selector),
+        // Theme rules are selectors too.
+        ("themes", i.themes == Some(true), ExportOption::Selector),
+        ("prefix", i.prefix.is_some(), ExportOption::Prefix),
+        ("nameCase", i.name_case.is_some(), ExportOption::NameCase),
+        (
+            "outputReferences",
+            i.output_references == Some(true),
+            ExportOption::OutputReferences,
+        ),
+        ("colorFormat", i.color_format.is_some(), ExportOption::Color),
+    ];
+    for (field, set, option) in given {
+        if set && !target.reads(option) {
+            let formats: Vec<&str> = Format::ALL
+                .into_iter()
+                .filter(|f| f.reads(option))
+                .map(Format::as_str)
+                .collect();
+            return Err(CommandError::validation(format!(
+                "{field} does not apply to {} exports",
+                target.name()
+            ))
+            .suggest(format!(
+                "{field} works with {}; leave it out for {}.",
+                formats.join(", "),
+                target.name()
+            ))
+            .details(json!({"field": field, "formats": formats})));
+        }
+    }
     let mut options = ExportOptions::default();
-    if let Some(selector) = i.selector {
+    if let Some(selector) = &i.selector {
         if selector.trim().is_empty() || selector.contains(['{', '}']) {
             return Err(CommandError::validation(
                 "selector must be a non-empty CSS selector without braces",
             )
-            .suggest("Use e.g. :root or [data-theme=\"dark\"]."));
+            .suggest("Use e.g. :root or [data-theme=\"dark\"].")
+            .details(json!({"field": "selector"})));
         }
-        options.selector = selector;
+        options.selector = selector.clone();
     }
-    options.prefix = i.prefix;
-    let resolved = resolve_node(s.reader(&ctx).await?, &i.node).await?;
-    let content = export(&resolved, format, &options);
+    options.prefix = i.prefix.clone();
+    if let Some(case) = &i.name_case {
+        options.name_case = Some(case.parse::<NameCase>().map_err(|_| {
+            let valid = NameCase::ALL.map(NameCase::as_str);
+            invalid("nameCase", &format!("unknown name case {case:?}"), &valid)
+        })?);
+    }
+    if let Some(color) = &i.color_format {
+        options.color = color.parse::<ColorFormat>().map_err(|_| {
+            let valid = ColorFormat::ALL.map(ColorFormat::as_str);
+            invalid(
+                "colorFormat",
+                &format!("unknown colour format {color:?}"),
+                &valid,
+            )
+        })?;
+    }
+    options.output_references = i.output_references.unwrap_or(false);
+    Ok(options)
+}
+
+async fn export_node(s: &Services, i: ExportIn, ctx: Context) -> Result<ExportOut, CommandError> {
+    let target = Target::parse(&i.format)?;
+    let options = export_options(&i, target)?;
+    let themes = i.themes.unwrap_or(false);
+    let store = s.reader(&ctx).await?;
+    let content = match target {
+        Target::Resolver => {
+            let base = layers(store, &i.node).await?;
+            let mut contexts = child_layers(store, &i.node).await?;
+            // The node itself is the default context, so the document resolves to the node
+            // when no theme is chosen (a lone context would only draw a warning).
+            let default = (!contexts.is_empty()).then(|| {
+                let own = Layer {
+                    node: i.node.clone(),
+                    entries: Default::default(),
+                };
+                contexts.insert(0, own);
+                i.node.as_str()
+            });
+            let doc = to_resolver_document(&base, "theme", &contexts, default)
+                .map_err(|e| from_resolve(&i.node, e))?;
+            let mut text = serde_json::to_string_pretty(&doc)
+                .map_err(|e| CommandError::internal(format!("resolver document: {e}")))?;
+            text.push('\n');
+            text
+        }
+        Target::Tokens(_) if themes => {
+            let base = layers(store, &i.node).await?;
+            let resolved = resolve(&base).map_err(|e| from_resolve(&i.node, e))?;
+            let mut themed = Vec::new();
+            for child in child_layers(store, &i.node).await? {
+                let selector = format!("[data-theme=\"{}\"]", child.node);
+                let id = child.node.clone();
+                let mut chain = base.clone();
+                chain.push(child);
+                themed.push((selector, resolve(&chain).map_err(|e| from_resolve(&id, e))?));
+            }
+            let themes: Vec<Theme<'_>> = themed
+                .iter()
+                .map(|(selector, resolved)| Theme { selector, resolved })
+                .collect();
+            export_themes(&resolved, &themes, &options)
+        }
+        Target::Tokens(format) => {
+            let resolved = resolve_node(store, &i.node).await?;
+            export(&resolved, format, &options)
+        }
+    };
+    // The options are part of the representation: two exports that happen to render the same
+    // bytes still get their own ETag, so a cache never answers one with the other.
+    let variant = json!([
+        target.name(),
+        options.selector,
+        options.prefix,
+        options.name_case.map(NameCase::as_str),
+        options.output_references,
+        options.color.as_str(),
+        themes,
+    ]);
     Ok(ExportOut {
-        etag: etag_of(&content),
+        etag: etag_of(&variant.to_string(), &content),
         node: i.node,
-        format: format.as_str().to_owned(),
-        content_type: format.content_type().to_owned(),
+        format: target.name().to_owned(),
+        content_type: target.content_type().to_owned(),
         content,
     })
 }
 
-fn etag_of(content: &str) -> String {
-    let digest = Sha256::digest(content.as_bytes());
+/// The own layer of each direct child of `id`, in id order.
+async fn child_layers(store: &dyn StoreRead, id: &str) -> Result<Vec<Layer>, CommandError> {
+    let mut children = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .nodes(Some(id), after.as_deref(), PAGE)
+            .await
+            .map_err(from_store)?;
+        let full = page.len() == PAGE as usize;
+        after = page.last().map(|n| n.id.clone());
+        for child in page {
+            // The child's lineage ends with its own layer.
+            if let Some(own) = layers(store, &child.id).await?.pop() {
+                children.push(own);
+            }
+        }
+        if !full {
+            return Ok(children);
+        }
+    }
+}
+
+const PAGE: u32 = 1000;
+
+fn etag_of(variant: &str, content: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(variant.as_bytes());
+    hasher.update([0]);
+    hasher.update(content.as_bytes());
+    let digest = hasher.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
 }

@@ -1,12 +1,13 @@
 //! `GET /v1/nodes/{id}/export.{format}`: the file itself, with an ETag and Cache-Control so a CDN
-//! can cache it, and 304 when the client already has it.
+//! can cache it, and 304 when the client already has it. Query parameters are the options of
+//! `tokens.export` (`?outputReferences=true&themes=true`).
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tinct_command::CommandError;
 
 use super::RestState;
@@ -25,12 +26,10 @@ pub async fn export_file(
         );
         return early_error(&state, &ctx, "tokens.export", e);
     };
-    let mut input = json!({"node": id, "format": format});
-    for key in ["selector", "prefix"] {
-        if let Some(v) = query.get(key) {
-            input[key] = Value::String(v.clone());
-        }
-    }
+    let input = match export_input(&state, query, id, format) {
+        Ok(input) => input,
+        Err(e) => return early_error(&state, &ctx, "tokens.export", e),
+    };
     let result = state.registry.execute("tokens.export", input, ctx).await;
     let Some(data) = result.data.as_ref().filter(|_| result.success) else {
         return envelope(result);
@@ -52,6 +51,46 @@ pub async fn export_file(
     }
     let content = data["content"].as_str().unwrap_or_default().to_owned();
     (StatusCode::OK, out, content).into_response()
+}
+
+/// The command input: every query parameter (unknown ones are left to the schema check to
+/// refuse), `true`/`false` as booleans where the schema wants one, and node and format from
+/// the path.
+fn export_input(
+    state: &RestState,
+    query: HashMap<String, String>,
+    id: String,
+    format: &str,
+) -> Result<Value, CommandError> {
+    let schema = state
+        .registry
+        .get("tokens.export")
+        .map(|c| c.input_schema["properties"].clone())
+        .unwrap_or_default();
+    let mut input = Map::new();
+    for (key, value) in query {
+        let wants_bool = match &schema[&key]["type"] {
+            Value::String(t) => t == "boolean",
+            Value::Array(types) => types.iter().any(|t| t == "boolean"),
+            _ => false,
+        };
+        let value = match value.as_str() {
+            "true" if wants_bool => Value::Bool(true),
+            "false" if wants_bool => Value::Bool(false),
+            _ if wants_bool => {
+                return Err(CommandError::validation(format!(
+                    "query parameter {key} must be true or false, not {value:?}"
+                ))
+                .suggest(format!("Use ?{key}=true or ?{key}=false."))
+                .details(json!({"field": key})));
+            }
+            _ => Value::String(value),
+        };
+        input.insert(key, value);
+    }
+    input.insert("node".to_owned(), Value::String(id));
+    input.insert("format".to_owned(), Value::String(format.to_owned()));
+    Ok(Value::Object(input))
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
