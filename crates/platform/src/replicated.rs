@@ -1,14 +1,18 @@
 //! Read/write split over PostgreSQL: writes (transactions) go to the primary; reads go to a healthy
 //! replica, and a read that carries a consistency token only to a replica that has replayed past
 //! it — else, after a bounded wait, to the primary. No replica, or none healthy: the primary.
+//! A read that fails on a replica is retried on the primary, so a replica dying between two
+//! probes costs callers latency, never an error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
+use crate::error::StoreError;
 use crate::model::{ChangeEvent, HistoryEntry, Node, TokenRecord};
 use crate::postgres::PgStore;
 use crate::store::{ReplicaStatus, Result, Store, StoreRead, StoreTx};
@@ -20,6 +24,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Replica {
     store: PgStore,
+    /// Where a read goes when this replica fails it.
+    primary: Arc<PgStore>,
     healthy: AtomicBool,
     /// Last seen replay position (a consistency token value).
     position: AtomicU64,
@@ -48,10 +54,92 @@ impl Replica {
         }
         position
     }
+
+    /// Runs `read` here, or on the primary when this replica is down or fails it. Any failure is
+    /// retried (the primary has every commit the replica has, so the answer is never older); one
+    /// that lost the connection also marks the replica down now rather than at the next probe.
+    async fn or_primary<'a, T>(
+        &'a self,
+        read: impl Fn(&'a dyn StoreRead) -> BoxFuture<'a, Result<T>> + Send,
+    ) -> Result<T> {
+        if !self.healthy.load(Ordering::Relaxed) {
+            return read(&*self.primary).await;
+        }
+        match read(&self.store).await {
+            Ok(answer) => Ok(answer),
+            Err(e) => {
+                if matches!(e, StoreError::Unavailable(_))
+                    && self.healthy.swap(false, Ordering::Relaxed)
+                {
+                    tracing::warn!(replica = %self.store.describe(), error = %e, "replica lost; reading from others or the primary");
+                }
+                read(&*self.primary).await
+            }
+        }
+    }
+}
+
+/// Implements `StoreRead` for `$t` by passing each data read to `self.$via(read)`; `$rest` holds
+/// the event and revision reads, which the two implementors route differently.
+macro_rules! routed_reads {
+    ($t:ty, $via:ident, $($rest:tt)*) => {
+        #[async_trait]
+        impl StoreRead for $t {
+            async fn node(&self, id: &str) -> Result<Option<Node>> {
+                self.$via(|s| s.node(id)).await
+            }
+            async fn nodes(
+                &self,
+                parent: Option<&str>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<Node>> {
+                self.$via(|s| s.nodes(parent, after, limit)).await
+            }
+            async fn child_count(&self, id: &str) -> Result<u64> {
+                self.$via(|s| s.child_count(id)).await
+            }
+            async fn lineage(&self, id: &str) -> Result<Vec<Node>> {
+                self.$via(|s| s.lineage(id)).await
+            }
+            async fn subtree(&self, id: &str) -> Result<Vec<Node>> {
+                self.$via(|s| s.subtree(id)).await
+            }
+            async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>> {
+                self.$via(|s| s.tokens(node_ids)).await
+            }
+            async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
+                self.$via(|s| s.token(node, path)).await
+            }
+            async fn history(
+                &self,
+                node: &str,
+                path: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<HistoryEntry>> {
+                self.$via(|s| s.history(node, path, limit)).await
+            }
+            $($rest)*
+        }
+    };
+}
+
+// A view on one replica, falling back to the primary read by read.
+routed_reads! {
+    Replica, or_primary,
+    async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
+        self.or_primary(|s| s.events_since(seq, limit)).await
+    }
+    async fn latest_event_seq(&self) -> Result<i64> {
+        self.or_primary(|s| s.latest_event_seq()).await
+    }
+    async fn revision(&self) -> Result<String> {
+        self.or_primary(|s| s.revision()).await
+    }
 }
 
 pub struct ReplicatedStore {
-    primary: PgStore,
+    primary: Arc<PgStore>,
     replicas: Arc<Vec<Replica>>,
     next: AtomicUsize,
     /// How long a read with a consistency token waits for a replica before using the primary.
@@ -71,12 +159,13 @@ impl ReplicatedStore {
         pool_size: u32,
         catch_up_wait: Duration,
     ) -> Result<Self> {
-        let primary = PgStore::open_primary(primary_url, pool_size).await?;
+        let primary = Arc::new(PgStore::open_primary(primary_url, pool_size).await?);
         let schema_floor = primary.revision().await?.parse().unwrap_or(0);
         let mut replicas = Vec::with_capacity(replica_urls.len());
         for url in replica_urls {
             replicas.push(Replica {
                 store: PgStore::open_lazy(url, pool_size)?,
+                primary: Arc::clone(&primary),
                 healthy: AtomicBool::new(false),
                 position: AtomicU64::new(0),
             });
@@ -105,6 +194,14 @@ impl ReplicatedStore {
         })
     }
 
+    /// Runs `read` on the view a read without a consistency token gets.
+    async fn tokenless<'a, T>(
+        &'a self,
+        read: impl Fn(&'a dyn StoreRead) -> BoxFuture<'a, Result<T>> + Send,
+    ) -> Result<T> {
+        read(self.read_view(None).await?).await
+    }
+
     fn healthy(&self) -> Vec<&Replica> {
         self.replicas
             .iter()
@@ -128,7 +225,7 @@ impl Store for ReplicatedStore {
     async fn read_view(&self, at_least: Option<u64>) -> Result<&dyn StoreRead> {
         let healthy = self.healthy();
         if healthy.is_empty() {
-            return Ok(&self.primary);
+            return Ok(&*self.primary);
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let rotated = (0..healthy.len()).map(|i| healthy[(start + i) % healthy.len()]);
@@ -140,14 +237,14 @@ impl Store for ReplicatedStore {
                 .iter()
                 .find(|r| r.position.load(Ordering::Relaxed) >= floor)
             {
-                return Ok(&r.store);
+                return Ok(*r);
             }
             if Instant::now() >= deadline {
-                return Ok(&self.primary);
+                return Ok(&*self.primary);
             }
             for r in &order {
                 if r.probe().await.is_some_and(|p| p >= floor) {
-                    return Ok(&r.store);
+                    return Ok(*r);
                 }
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -187,46 +284,9 @@ impl Store for ReplicatedStore {
     }
 }
 
-/// Direct reads without a consistency token: any healthy replica.
-#[async_trait]
-impl StoreRead for ReplicatedStore {
-    async fn node(&self, id: &str) -> Result<Option<Node>> {
-        self.read_view(None).await?.node(id).await
-    }
-    async fn nodes(
-        &self,
-        parent: Option<&str>,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Node>> {
-        self.read_view(None)
-            .await?
-            .nodes(parent, after, limit)
-            .await
-    }
-    async fn child_count(&self, id: &str) -> Result<u64> {
-        self.read_view(None).await?.child_count(id).await
-    }
-    async fn lineage(&self, id: &str) -> Result<Vec<Node>> {
-        self.read_view(None).await?.lineage(id).await
-    }
-    async fn subtree(&self, id: &str) -> Result<Vec<Node>> {
-        self.read_view(None).await?.subtree(id).await
-    }
-    async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>> {
-        self.read_view(None).await?.tokens(node_ids).await
-    }
-    async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
-        self.read_view(None).await?.token(node, path).await
-    }
-    async fn history(
-        &self,
-        node: &str,
-        path: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<HistoryEntry>> {
-        self.read_view(None).await?.history(node, path, limit).await
-    }
+// Direct reads without a consistency token: any healthy replica.
+routed_reads! {
+    ReplicatedStore, tokenless,
     async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
         // The event log is read from the primary: a consumer catching up must not miss the tail.
         self.primary.events_since(seq, limit).await

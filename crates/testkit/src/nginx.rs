@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{Guarded, free_port, is_root, run_ok, wait_until};
+use crate::process::{GuardedGroup, free_port, is_root, run_ok, wait_until};
 
 pub struct Nginx {
     pub port: u16,
     dir: TempDir,
-    _server: Guarded,
+    server: GuardedGroup,
 }
 
 impl Nginx {
@@ -35,28 +35,30 @@ impl Nginx {
                 .arg(&conf_path),
             "nginx -t",
         );
-        let child = Command::new(nginx_binary())
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nginx");
+        let server = GuardedGroup::spawn(
+            Command::new(nginx_binary())
+                .arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("spawn nginx");
         let addr = format!("127.0.0.1:{port}");
         wait_until("nginx", Duration::from_secs(15), || {
             std::net::TcpStream::connect(&addr).is_ok()
         });
-        Nginx {
-            port,
-            dir,
-            _server: Guarded(child),
-        }
+        Nginx { port, dir, server }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The master's process id, which is also the id of the process group of master and workers.
+    pub fn pid(&self) -> u32 {
+        self.server.id()
     }
 
     /// nginx's error log, for diagnosing a failed test.

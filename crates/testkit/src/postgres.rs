@@ -149,6 +149,24 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Waits until `replica` has replayed everything written here so far.
+    pub fn wait_replayed_by(&self, replica: &Postgres) {
+        let lsn = self.sql("SELECT pg_current_wal_insert_lsn()");
+        let done = format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn");
+        wait_until("replica catch-up", Duration::from_secs(30), || {
+            replica.sql(&done) == "t"
+        });
+    }
+
+    /// Pauses WAL replay on this replica and waits until it has taken effect: the request alone
+    /// lets replay run on for a moment, so a commit right after it could still arrive.
+    pub fn pause_replay(&self) {
+        self.sql("SELECT pg_wal_replay_pause()");
+        wait_until("replay pause", Duration::from_secs(10), || {
+            self.sql("SELECT pg_get_wal_replay_pause_state()") == "paused"
+        });
+    }
+
     /// Stops the server at once (as a crash would); `restart` brings it back on the same port.
     pub fn stop(&mut self) {
         if self.server.is_some() {

@@ -1,8 +1,9 @@
 //! Small helpers shared by the process starters.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free TCP port on loopback (bound, read, released).
@@ -90,4 +91,52 @@ impl Drop for Guarded {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// How long a process group gets to stop on SIGTERM before what is left is SIGKILLed.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// A child leading its own process group, so that stopping it reaches its children too (nginx's
+/// workers outlive a SIGKILLed master, still listening). Stopped on drop: SIGTERM to the group,
+/// a short grace, then SIGKILL to whatever of the group is left.
+pub struct GuardedGroup(Child);
+
+impl GuardedGroup {
+    pub fn spawn(cmd: &mut Command) -> std::io::Result<GuardedGroup> {
+        cmd.process_group(0).spawn().map(GuardedGroup)
+    }
+
+    /// The leader's process id, which is also the group's id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for GuardedGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        signal("TERM", &group);
+        let start = Instant::now();
+        while matches!(self.0.try_wait(), Ok(None)) && start.elapsed() < GRACE {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Signal 0 only asks whether any member is left; a live member keeps the group id taken,
+        // so the SIGKILL cannot reach an unrelated group that reused it.
+        if signal("0", &group) {
+            signal("KILL", &group);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// `kill -SIGNAL -- TARGET`; whether it was delivered.
+fn signal(name: &str, target: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg("--")
+        .arg(target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

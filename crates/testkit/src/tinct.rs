@@ -82,6 +82,12 @@ impl TinctServer {
         self.child.id()
     }
 
+    /// SIGKILLs the process (as a crash would) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")

@@ -59,3 +59,26 @@ fn nginx_proxies_to_its_upstreams() {
     );
     assert!(answer.ends_with("hello"));
 }
+
+#[test]
+fn nginx_stops_with_its_workers() {
+    let nginx = tinct_testkit::Nginx::start(&["127.0.0.1:9".to_owned()]);
+    let port = nginx.port;
+    let group = nginx.pid().to_string();
+    // An open client connection must not hold the shutdown up.
+    let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let members = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-g", &group])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert!(members() >= 2, "a master and at least one worker run");
+    drop(nginx);
+    assert_eq!(members(), 0, "no nginx process is left");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on nginx's port any more"
+    );
+}
