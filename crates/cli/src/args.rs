@@ -72,6 +72,7 @@ const CALL_HELP: &str = "\
 Input is built from the arguments after the command name:
   key=value       a string field            node=acme path=color.bg.default
   key:=json       a JSON field              limit:=10  value:='{\"value\":16,\"unit\":\"px\"}'
+  key:=@file      a JSON field from a file  document:=@tokens.json
   '{...}'         a whole JSON object       '{\"node\": \"acme\"}'
   @file.json      a JSON object from a file
   -               a JSON object from standard input

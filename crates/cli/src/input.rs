@@ -20,9 +20,18 @@ pub fn build(args: &[String]) -> Result<Value, String> {
         } else if arg.trim_start().starts_with('{') {
             merge(&mut fields, parse_object(arg, "the argument")?);
         } else if let Some((key, json)) = arg.split_once(":=") {
-            let value = serde_json::from_str(json).map_err(|e| {
-                format!("{key}:= needs JSON ({e}); use {key}=text for a plain string")
-            })?;
+            let value = match json.strip_prefix('@') {
+                // `document:=@tokens.json`: a field's JSON from a file, as httpie reads it.
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| format!("could not read {file} for {key}: {e}"))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| format!("{file} (for {key}) is not valid JSON: {e}"))?
+                }
+                None => serde_json::from_str(json).map_err(|e| {
+                    format!("{key}:= needs JSON ({e}); use {key}=text for a plain string")
+                })?,
+            };
             fields.insert(key.to_owned(), value);
         } else if let Some((key, text)) = arg.split_once('=') {
             fields.insert(key.to_owned(), Value::String(text.to_owned()));
@@ -54,6 +63,29 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_field_takes_json_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("doc.json");
+        std::fs::write(&file, r#"{"color": {"$type": "color"}}"#).unwrap();
+        let arg = format!("document:=@{}", file.display());
+        let input = build(&args(&["node=acme", &arg])).unwrap();
+        assert_eq!(input["document"]["color"]["$type"], "color");
+
+        let broken = dir.path().join("broken.json");
+        std::fs::write(&broken, "{").unwrap();
+        let err = build(&args(&[&format!("document:=@{}", broken.display())])).unwrap_err();
+        assert!(
+            err.contains("not valid JSON") && err.contains("document"),
+            "{err}"
+        );
+        let err = build(&args(&["document:=@/no/such/file.json"])).unwrap_err();
+        assert!(
+            err.contains("could not read") && err.contains("document"),
+            "{err}"
+        );
     }
 
     #[test]

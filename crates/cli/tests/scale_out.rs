@@ -28,11 +28,16 @@ impl Cluster {
     }
 
     fn start_with(instances: usize, extra: &[(&str, String)]) -> Cluster {
+        Self::start_each(&vec![extra; instances])
+    }
+
+    /// One instance per entry of `extras`, each with that extra environment.
+    fn start_each(extras: &[&[(&str, String)]]) -> Cluster {
         let primary = Postgres::start();
         let replica = primary.start_replica();
         let mut dirs = Vec::new();
         let mut servers = Vec::new();
-        for i in 0..instances {
+        for (i, extra) in extras.iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
             let name = format!("node-{i}");
             let env = [
@@ -43,7 +48,7 @@ impl Cluster {
             ];
             let env: Vec<(&str, &str)> = env
                 .iter()
-                .chain(extra)
+                .chain(extra.iter())
                 .map(|(k, v)| (*k, v.as_str()))
                 .collect();
             servers.push(TinctServer::start_in(Path::new(BIN), dir.path(), &env));
@@ -161,6 +166,100 @@ async fn a_write_on_a_is_read_on_b_with_its_token_while_the_replica_lags() {
     .await;
     cluster.replica.sql("SELECT pg_wal_replay_resume()");
     let _ = &cluster.primary;
+}
+
+/// `tinct call --remote URL ARGS… --json`: the envelope.
+fn cli_call(args: &[&str]) -> Value {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tinct_testkit::tinct_command(Path::new(BIN), empty.path())
+        .arg("--json")
+        .args(["call"])
+        .args(args)
+        .output()
+        .expect("run tinct");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not an envelope ({e}): {out:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_runs_and_mcp_over_http_read_a_write_made_elsewhere_through_a_lagging_replica() {
+    // A announces changes with NOTIFY, B listens on Redis: B hears of A's writes only at its
+    // 2 s poll, so for that long only a consistency token makes B's answer fresh.
+    let redis = Redis::start();
+    let on_redis = [
+        ("TINCT_BUS", "redis".to_owned()),
+        ("TINCT_REDIS_URL", redis.url()),
+    ];
+    let cluster = Cluster::start_each(&[&[], &on_redis]);
+    let (a, b) = (cluster.url(0).to_owned(), cluster.url(1).to_owned());
+    seed(&a, "#111111").await;
+    eventually("B sees the first value", || async {
+        colour(&b, None).await == json!("#111111")
+    })
+    .await;
+    cluster.replica.pause_replay();
+
+    // One CLI run writes through A; the next reads through B with the write's revision.
+    let written = cli_call(&[
+        "token.update",
+        "node=ds",
+        "path=color.x",
+        "value=#222222",
+        "--remote",
+        &a,
+    ]);
+    assert_eq!(written["success"], true, "{written}");
+    let revision = written["metadata"]["revision"].as_str().unwrap().to_owned();
+    let read = cli_call(&[
+        "tokens.resolve",
+        "node=ds",
+        "prefix=color.x",
+        "--remote",
+        &b,
+        "--consistency",
+        &revision,
+    ]);
+    assert_eq!(
+        read["data"]["tokens"]["color.x"]["value"], "#222222",
+        "{read}"
+    );
+
+    // MCP over HTTP carries the same token as a header.
+    let written = cli_call(&[
+        "token.update",
+        "node=ds",
+        "path=color.x",
+        "value=#333333",
+        "--remote",
+        &a,
+    ]);
+    let revision = written["metadata"]["revision"].as_str().unwrap().to_owned();
+    let headers = [(
+        reqwest::header::HeaderName::from_static("tinct-consistency"),
+        reqwest::header::HeaderValue::from_str(&revision).unwrap(),
+    )];
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            format!("{b}/mcp"),
+        )
+        .custom_headers(headers.into_iter().collect()),
+    );
+    let client = rmcp::ServiceExt::serve((), transport)
+        .await
+        .expect("MCP handshake");
+    let params = rmcp::model::CallToolRequestParams::new("tokens.resolve").with_arguments(
+        json!({"node": "ds", "prefix": "color.x"})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
+    let result = client.call_tool(params).await.expect("tools/call");
+    let envelope = result.structured_content.expect("structured content");
+    assert_eq!(
+        envelope["data"]["tokens"]["color.x"]["value"], "#333333",
+        "{envelope}"
+    );
+    client.cancel().await.unwrap();
+    cluster.replica.sql("SELECT pg_wal_replay_resume()");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

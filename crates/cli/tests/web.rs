@@ -833,6 +833,22 @@ async fn changes_made_through_another_instance_show_up_live_and_after_failover()
     ]);
     wait_for_value(&page, "color.live", "#445566").await;
 
+    // A new design system created elsewhere appears in the tree without a reload.
+    cli_ok(&[
+        "call",
+        "node.create",
+        "id=other-ds",
+        "name=Other DS",
+        "--remote",
+        &other_url,
+    ]);
+    page.wait_for(
+        "the new design system in the tree",
+        WAIT,
+        "document.querySelector('#tree a[data-node=\"other-ds\"]') !== null",
+    )
+    .await;
+
     // A change on the root reaches the theme through its alias chain.
     show_token(&page, "color.action.bg").await;
     cli_ok(&[
@@ -874,15 +890,15 @@ async fn changes_made_through_another_instance_show_up_live_and_after_failover()
     // Every change arrives exactly once, in order, across the reconnect (resumed with since=).
     // The value can show before the event does: the page also reloads when it reconnects.
     page.wait_for(
-        "the fifth change event",
+        "the sixth change event",
         WAIT,
-        "document.querySelectorAll('#activity li').length >= 5",
+        "document.querySelectorAll('#activity li').length >= 6",
     )
     .await;
     let activity = page
         .eval(
             "[...document.querySelectorAll('#activity li')].map(li => [Number(li.dataset.seq),
-               li.querySelector('strong').textContent + ' ' + li.querySelector('code').textContent])",
+               li.querySelector('strong').textContent + ' ' + (li.querySelector('code')?.textContent ?? '')])",
         )
         .await;
     let activity = activity.as_array().unwrap();
@@ -897,6 +913,7 @@ async fn changes_made_through_another_instance_show_up_live_and_after_failover()
         [
             "token.overridden color.bg.default",
             "token.updated color.base.violet.500",
+            "node.created ",
             "token.updated color.live",
             "token.added color.live",
             "token.overridden color.bg.default"

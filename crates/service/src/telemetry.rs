@@ -22,9 +22,28 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
                 .install_recorder()
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
                 .ok()
-                .inspect(|_| describe())
+                .inspect(|handle| {
+                    describe();
+                    keep_up(handle.clone());
+                })
         })
         .as_ref()
+}
+
+/// Drains histogram samples into their buckets every few seconds, so memory stays flat whether
+/// or not anything scrapes `/metrics` (the recorder only does this when asked).
+fn keep_up(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep not started; histograms drain at each scrape");
+    }
 }
 
 /// Help text for every metric tinct records, wherever it is recorded.

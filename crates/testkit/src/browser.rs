@@ -169,20 +169,12 @@ impl Drop for Browser {
 
 type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 
-/// A canned answer for requests whose URL matches a pattern (`*` matches anything).
-struct Stub {
-    pattern: String,
-    content_type: String,
-    body: String,
-}
-
 /// The DevTools connection of one tab, shared by the page and its reader task.
 struct Connection {
     sink: tokio::sync::Mutex<Sink>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
     next_id: AtomicU64,
     problems: Mutex<Vec<String>>,
-    stubs: Mutex<Vec<Stub>>,
 }
 
 impl Connection {
@@ -194,12 +186,6 @@ impl Connection {
             .send(Message::Text(message.into()))
             .await
             .map_err(|e| format!("{method}: the DevTools connection is gone: {e}"))
-    }
-
-    /// Sends a command without waiting for its answer.
-    async fn post(&self, method: &str, params: Value) -> Result<(), String> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.write(id, method, params).await
     }
 
     /// Sends a command and waits (at most 30 s) for its answer.
@@ -221,36 +207,6 @@ impl Connection {
             None => Ok(reply["result"].clone()),
         }
     }
-
-    /// Answers a paused request from the stubs, or lets it through.
-    async fn answer(&self, event: &Value) {
-        let id = event["params"]["requestId"].clone();
-        let url = event["params"]["request"]["url"]
-            .as_str()
-            .unwrap_or_default();
-        let stub = self
-            .stubs
-            .lock()
-            .expect("stubs")
-            .iter()
-            .find(|s| glob(&s.pattern, url))
-            .map(|s| (s.content_type.clone(), encode_base64(s.body.as_bytes())));
-        let _ = match stub {
-            Some((content_type, body)) => {
-                self.post(
-                    "Fetch.fulfillRequest",
-                    json!({"requestId": id, "responseCode": 200, "body": body,
-                           "responseHeaders": [{"name": "Content-Type", "value": content_type},
-                                               {"name": "Cache-Control", "value": "no-store"}]}),
-                )
-                .await
-            }
-            None => {
-                self.post("Fetch.continueRequest", json!({"requestId": id}))
-                    .await
-            }
-        };
-    }
 }
 
 /// One tab, over its own DevTools WebSocket.
@@ -271,7 +227,6 @@ impl Page {
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
             problems: Mutex::default(),
-            stubs: Mutex::default(),
         });
         let conn = connection.clone();
         let reader = tokio::spawn(async move {
@@ -286,9 +241,6 @@ impl Page {
                     if let Some(tx) = conn.pending.lock().expect("pending").remove(&id) {
                         let _ = tx.send(v);
                     }
-                } else if v["method"] == "Fetch.requestPaused" {
-                    let conn = conn.clone();
-                    tokio::spawn(async move { conn.answer(&v).await });
                 } else if let Some(problem) = problem_of(&v) {
                     conn.problems.lock().expect("problems").push(problem);
                 }
@@ -311,25 +263,6 @@ impl Page {
             .call(method, params)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Answers every request whose URL matches `pattern` (`*` matches any run of characters) with
-    /// `body`, instead of the network. For feeding the page more data than a test can create.
-    pub async fn stub(&self, pattern: &str, content_type: &str, body: String) {
-        let patterns: Vec<Value> = {
-            let mut stubs = self.connection.stubs.lock().expect("stubs");
-            stubs.push(Stub {
-                pattern: pattern.to_owned(),
-                content_type: content_type.to_owned(),
-                body,
-            });
-            stubs
-                .iter()
-                .map(|s| json!({"urlPattern": s.pattern, "requestStage": "Request"}))
-                .collect()
-        };
-        self.send("Fetch.enable", json!({"patterns": patterns}))
-            .await;
     }
 
     /// Navigates and waits until the document has loaded (`readyState == "complete"`).
@@ -552,46 +485,6 @@ fn problem_of(event: &Value) -> Option<String> {
     }
 }
 
-/// Whether `text` matches `pattern`, where `*` matches any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn encode_base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Standard base64 (with or without padding); None on any other character.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     fn value(c: u8) -> Option<u32> {
@@ -640,34 +533,6 @@ mod tests {
         assert_eq!(decode_base64("").unwrap(), b"");
         assert!(decode_base64("a!==").is_none());
         assert!(decode_base64("a").is_none());
-    }
-
-    #[test]
-    fn base64_round_trips() {
-        for text in ["", "h", "hi", "hey", "hello world", "\u{1f3a8} tokens"] {
-            let encoded = encode_base64(text.as_bytes());
-            assert_eq!(encoded.len() % 4, 0);
-            assert_eq!(decode_base64(&encoded).unwrap(), text.as_bytes());
-        }
-        assert_eq!(encode_base64(b"hello"), "aGVsbG8=");
-    }
-
-    #[test]
-    fn globs_match_like_devtools_url_patterns() {
-        assert!(glob(
-            "*/v1/nodes/big/tokens*",
-            "http://127.0.0.1:1/v1/nodes/big/tokens"
-        ));
-        assert!(glob(
-            "*/v1/nodes/big/tokens*",
-            "http://h/v1/nodes/big/tokens?x=1"
-        ));
-        assert!(!glob(
-            "*/v1/nodes/big/tokens*",
-            "http://h/v1/nodes/bigger/tokens"
-        ));
-        assert!(glob("http://a/*", "http://a/"));
-        assert!(!glob("http://a/x", "http://a/xy"));
     }
 
     #[test]

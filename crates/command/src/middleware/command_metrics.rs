@@ -49,12 +49,51 @@ pub struct ErrorTotals {
     pub by_code: BTreeMap<String, u64>,
 }
 
-/// Lowers the in-progress gauge however the call ends, a panic included.
-struct InProgress(metrics::Gauge);
+/// One call being measured. Everything is recorded on drop, so a call that never returns is
+/// counted too: the registry drops it at its deadline (`TIMEOUT`), unwinds it on a panic
+/// (`INTERNAL_ERROR`), or the client went away (`CANCELLED`).
+struct Measured<'a> {
+    metrics: &'a CommandMetrics,
+    command: String,
+    surface: &'static str,
+    deadline: Option<Instant>,
+    started: Instant,
+    in_progress: metrics::Gauge,
+    /// Set when the chain returned: `OK` or its error code.
+    code: Option<&'static str>,
+}
 
-impl Drop for InProgress {
+impl Drop for Measured<'_> {
     fn drop(&mut self) {
-        self.0.decrement(1.0);
+        self.in_progress.decrement(1.0);
+        let code = self.code.unwrap_or_else(|| {
+            if std::thread::panicking() {
+                "INTERNAL_ERROR"
+            } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                "TIMEOUT"
+            } else {
+                "CANCELLED"
+            }
+        });
+        let elapsed = self.started.elapsed();
+        let command = std::mem::take(&mut self.command);
+        metrics::counter!("tinct_commands_total",
+            "command" => command.clone(), "surface" => self.surface, "code" => code)
+        .increment(1);
+        metrics::histogram!("tinct_command_duration_seconds",
+            "command" => command.clone(), "surface" => self.surface)
+        .record(elapsed.as_secs_f64());
+        let mut tally = self
+            .metrics
+            .summary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let entry = tally.by_name.entry(command).or_default();
+        entry.0 += 1;
+        entry.1 += elapsed.as_secs_f64() * 1000.0;
+        if code != "OK" {
+            *tally.errors_by_code.entry(code).or_default() += 1;
+        }
     }
 }
 
@@ -97,24 +136,25 @@ impl CommandMetrics {
 impl Middleware for CommandMetrics {
     async fn handle(&self, call: Call, next: Next<'_>) -> Result<Value, CommandError> {
         let command = call.command.name.clone();
-        let surface = call.ctx.surface.as_str();
         let ctx = call.ctx.clone();
-        let gauge = metrics::gauge!("tinct_commands_in_progress", "command" => command.clone());
-        gauge.increment(1.0);
-        let _in_progress = InProgress(gauge);
-        let started = Instant::now();
+        let in_progress =
+            metrics::gauge!("tinct_commands_in_progress", "command" => command.clone());
+        in_progress.increment(1.0);
+        let mut measured = Measured {
+            metrics: self,
+            command: command.clone(),
+            surface: ctx.surface.as_str(),
+            deadline: ctx.deadline,
+            started: Instant::now(),
+            in_progress,
+            code: None,
+        };
         let out = next.run(call).await;
-        let elapsed = started.elapsed();
-        let code = match &out {
+        measured.code = Some(match &out {
             Ok(_) => "OK",
             Err(e) => e.code.as_str(),
-        };
-        metrics::counter!("tinct_commands_total",
-            "command" => command.clone(), "surface" => surface, "code" => code)
-        .increment(1);
-        metrics::histogram!("tinct_command_duration_seconds",
-            "command" => command.clone(), "surface" => surface)
-        .record(elapsed.as_secs_f64());
+        });
+        drop(measured);
         let cache = match ctx.cache_status() {
             Some(CacheStatus::Hit) => Some("hit"),
             Some(CacheStatus::Miss) => Some("miss"),
@@ -122,15 +162,8 @@ impl Middleware for CommandMetrics {
         };
         if let Some(result) = cache {
             metrics::counter!("tinct_cache_requests_total",
-                "command" => command.clone(), "result" => result)
+                "command" => command, "result" => result)
             .increment(1);
-        }
-        let mut tally = self.summary.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = tally.by_name.entry(command).or_default();
-        entry.0 += 1;
-        entry.1 += elapsed.as_secs_f64() * 1000.0;
-        if let Err(e) = &out {
-            *tally.errors_by_code.entry(e.code.as_str()).or_default() += 1;
         }
         out
     }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tinct_command::{CommandDef, CommandError, Context};
+use tinct_command::{CommandDef, CommandError, Context, ErrorCode};
 use tinct_engine::{
     ColorFormat, ExportOption, ExportOptions, Format, Layer, NameCase, Theme, export,
     export_themes, resolve, to_resolver_document,
@@ -326,9 +326,12 @@ async fn child_layers(store: &dyn StoreRead, id: &str) -> Result<Vec<Layer>, Com
         let full = page.len() == PAGE as usize;
         after = page.last().map(|n| n.id.clone());
         for child in page {
-            // The child's lineage ends with its own layer.
-            if let Some(own) = layers(store, &child.id).await?.pop() {
-                children.push(own);
+            // The child's lineage ends with its own layer; a child deleted since the listing is
+            // simply no longer one.
+            match layers(store, &child.id).await {
+                Ok(mut lineage) => children.extend(lineage.pop()),
+                Err(e) if e.code == ErrorCode::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         if !full {

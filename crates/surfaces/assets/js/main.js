@@ -124,8 +124,9 @@ async function selectNode(id) {
   if (id && location.hash !== nodeHref(id)) history.replaceState(null, "", nodeHref(id));
   renderTree($("#tree"), state.nodes, id);
   renderHeader();
-  const root = id ? lineage(state.byId, id)[0] : null;
-  live.follow(root);
+  // Every change anywhere: a new design system or a node under another root shows up in the
+  // tree too; token events for other nodes are only logged (see receive).
+  live.follow(null);
   if (changed) {
     inspector.show(null);
     list.selectedPath = null;
