@@ -62,6 +62,9 @@ pub enum Command {
     Demo(RemoteArgs),
     /// Print the effective configuration (secrets masked).
     Config,
+    /// Access tokens: `tinct auth token --sub NAME --scopes …` mints one.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// List the error codes with their HTTP status, exit code and meaning.
     Errors,
     /// Build token files offline (a Style Dictionary replacement).
@@ -106,6 +109,42 @@ pub struct RemoteArgs {
     /// [env: TINCT_CONSISTENCY]. Writes made in this session are remembered without it.
     #[arg(long, env = "TINCT_CONSISTENCY", value_name = "REVISION")]
     pub consistency: Option<u64>,
+    /// Access token (a JWT) sent to the --remote server as `Authorization: Bearer` [env:
+    /// TINCT_TOKEN]. Local calls open the data directly and need none.
+    #[arg(
+        long,
+        env = "TINCT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Mint an HS256 access token signed with the configured auth_secret (TINCT_AUTH_SECRET),
+    /// for development, CI and tests. Prints only the token.
+    #[command(after_help = AUTH_TOKEN_HELP)]
+    Token(TokenArgs),
+}
+
+const AUTH_TOKEN_HELP: &str = "\
+Examples:
+  export TINCT_TOKEN=$(tinct auth token --sub ci --scopes tokens:read,tokens:write --ttl 12h)
+  tinct call token.override node=acme path=color.bg.default value=#000 --remote http://tinct:8080
+  curl -H \"Authorization: Bearer $TINCT_TOKEN\" http://tinct:8080/v1/nodes";
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Who the token is for; recorded as the actor of every change made with it.
+    #[arg(long, value_name = "NAME")]
+    pub sub: String,
+    /// Comma-separated scopes: tokens:read, tokens:write, admin (admin implies the others).
+    #[arg(long, value_name = "LIST", default_value = "tokens:read")]
+    pub scopes: String,
+    /// Lifetime: a number with s, m, h or d, e.g. 30m, 12h, 7d.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub ttl: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! The `tinct` binary.
 
 mod args;
+mod auth;
 mod build;
 mod input;
 mod output;
@@ -11,10 +12,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::{Map, Value, json};
-use tinct_command::ErrorCode;
+use tinct_command::{AuthMode, ErrorCode};
 use tinct_service::{App, Config};
 
-use args::{Cli, Command, RemoteArgs};
+use args::{AuthCommand, Cli, Command, RemoteArgs};
 use output::outln;
 use target::Target;
 
@@ -69,9 +70,14 @@ impl From<String> for Failure {
 
 async fn target(cli: &Cli, remote: &RemoteArgs) -> Result<Target, Failure> {
     match &remote.remote {
-        Some(url) => Target::remote(url, remote.consistency).map_err(Failure::Usage),
+        Some(url) => {
+            Target::remote(url, remote.consistency, remote.token.as_deref()).map_err(Failure::Usage)
+        }
         None => {
-            let config = load_config(cli)?;
+            let mut config = load_config(cli)?;
+            // Auth guards the network surfaces. A local call opens the database itself, so
+            // whoever runs it can already read and write everything.
+            config.auth = AuthMode::Open;
             serve::init_logging("warn", config.log_format);
             let app = App::open(config).await.map_err(|e| e.to_string())?;
             Ok(Target::local(app, remote.consistency))
@@ -131,6 +137,12 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 "{}",
                 serde_json::to_string_pretty(&config.masked()).unwrap_or_default()
             );
+            Ok(0)
+        }
+        Command::Auth(AuthCommand::Token(args)) => {
+            let config = load_config(&cli)?;
+            let token = auth::token(&config, args).map_err(Failure::Usage)?;
+            outln!("{token}");
             Ok(0)
         }
         Command::Errors => {

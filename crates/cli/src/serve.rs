@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use tinct_command::AuthMode;
 use tinct_service::{App, LogFormat};
 use tokio::net::TcpListener;
 
@@ -35,6 +36,11 @@ pub async fn run(app: App) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("could not read the bound address: {e}"))?;
+    // Checked on the bound address, so a host name that resolves off loopback is caught too.
+    tinct_service::auth::check_exposure(app.config.auth, addr).map_err(|e| e.to_string())?;
+    if app.config.auth == AuthMode::Open {
+        tracing::warn!(%addr, "auth is off (TINCT_AUTH=open): anyone who can reach this address can change tokens; set TINCT_AUTH=closed or read-open with TINCT_AUTH_SECRET before exposing it");
+    }
     let url = format!("http://{addr}");
     outln!(
         "tinct {} listening on {url} (store: {})",

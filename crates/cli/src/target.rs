@@ -21,6 +21,8 @@ enum Place {
     Remote {
         base: String,
         client: reqwest::Client,
+        /// Sent as `Authorization: Bearer`.
+        token: Option<String>,
     },
 }
 
@@ -29,7 +31,11 @@ impl Target {
         Target::at(Place::Local(Box::new(app)), consistency)
     }
 
-    pub fn remote(url: &str, consistency: Option<u64>) -> Result<Target, String> {
+    pub fn remote(
+        url: &str,
+        consistency: Option<u64>,
+        token: Option<&str>,
+    ) -> Result<Target, String> {
         let base = url.trim_end_matches('/').to_owned();
         if !base.starts_with("http://") {
             return Err(format!(
@@ -40,7 +46,18 @@ impl Target {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| format!("could not build an HTTP client: {e}"))?;
-        Ok(Target::at(Place::Remote { base, client }, consistency))
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        Ok(Target::at(
+            Place::Remote {
+                base,
+                client,
+                token,
+            },
+            consistency,
+        ))
     }
 
     fn at(place: Place, consistency: Option<u64>) -> Target {
@@ -82,9 +99,13 @@ impl Target {
                 let ctx = ctx.with_consistency(consistency);
                 app.registry.execute(name, input, ctx).await
             }
-            Place::Remote { base, client } => {
+            Place::Remote {
+                base,
+                client,
+                token,
+            } => {
                 let url = format!("{base}/v1/commands/{name}");
-                match post(client, &url, &input, consistency).await {
+                match post(client, &url, &input, consistency, token.as_deref()).await {
                     Ok(body) => serde_json::from_value(body).unwrap_or_else(|e| {
                         unreachable_result(
                             name,
@@ -109,7 +130,11 @@ impl Target {
                 let ctx = ctx.with_consistency(consistency);
                 app.registry.execute_batch(items, stop_on_error, ctx).await
             }
-            Place::Remote { base, client } => {
+            Place::Remote {
+                base,
+                client,
+                token,
+            } => {
                 let url = format!("{base}/v1/batch");
                 let body = json!({"items": items, "stopOnError": stop_on_error});
                 let failed = |e: &str| BatchResult {
@@ -117,7 +142,7 @@ impl Target {
                     results: vec![unreachable_result("batch", e)],
                     skipped: Vec::new(),
                 };
-                match post(client, &url, &body, consistency).await {
+                match post(client, &url, &body, consistency, token.as_deref()).await {
                     Ok(body) => {
                         serde_json::from_value(body).unwrap_or_else(|e| failed(&e.to_string()))
                     }
@@ -135,10 +160,14 @@ async fn post(
     url: &str,
     body: &Value,
     consistency: Option<u64>,
+    bearer: Option<&str>,
 ) -> Result<Value, String> {
     let mut request = client.post(url).json(body);
     if let Some(token) = consistency {
         request = request.header("tinct-consistency", token.to_string());
+    }
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
     }
     let response = request
         .send()

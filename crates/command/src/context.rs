@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{Credential, Principal};
 use crate::envelope::CacheStatus;
 
 /// The transport a call arrived through.
@@ -53,6 +54,10 @@ pub struct Context {
     /// A consistency token the caller holds (`Tinct-Consistency`, an earlier `metadata.revision`):
     /// reads must not see data older than it.
     pub consistency: Option<u64>,
+    /// What the caller presented (an `Authorization: Bearer` token); the auth middleware checks it.
+    pub credential: Option<Credential>,
+    /// Who the credential proved, set only by the auth middleware.
+    principal: Option<Principal>,
     produced: Arc<Mutex<Produced>>,
 }
 
@@ -64,6 +69,8 @@ impl Context {
             surface,
             deadline: None,
             consistency: None,
+            credential: None,
+            principal: None,
             produced: Arc::default(),
         }
     }
@@ -89,6 +96,22 @@ impl Context {
     pub fn with_consistency(mut self, token: Option<u64>) -> Self {
         self.consistency = token;
         self
+    }
+
+    pub fn with_credential(mut self, credential: Option<Credential>) -> Self {
+        self.credential = credential;
+        self
+    }
+
+    /// The verified caller; `None` for anonymous and internal calls.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// The principal's subject becomes the actor recorded in history and events.
+    pub(crate) fn set_principal(&mut self, principal: Principal) {
+        self.actor = principal.subject.clone();
+        self.principal = Some(principal);
     }
 
     /// A context for one item of a batch: same caller and trace, its own produced state.

@@ -1,6 +1,7 @@
 //! The command layer: definitions, registry, context, the CommandResult envelope, the error
 //! catalogue and the middleware chain. It knows nothing of HTTP or SQL.
 
+mod auth;
 mod context;
 mod definition;
 mod envelope;
@@ -8,6 +9,9 @@ mod error;
 pub mod middleware;
 mod registry;
 
+pub use auth::{
+    ADMIN_SCOPE, AuthMode, Authenticator, Credential, Principal, SCOPES, TokenRejected,
+};
 pub use context::{Context, Surface, new_trace_id};
 pub use definition::{CachePolicy, CommandDef, CommandInfo, Example, schema_of};
 pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};

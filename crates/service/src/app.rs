@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tinct_command::Registry;
-use tinct_command::middleware::{CommandCache, CommandMetrics, ValidateInput};
+use tinct_command::middleware::{Authorize, CommandCache, CommandMetrics, ValidateInput};
 use tinct_platform::{
     Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, RedisBus, RedisCache,
     ReplicatedStore, SqliteStore, Store, StoreError,
 };
 use tokio::task::JoinHandle;
 
+use crate::auth::AuthConfigError;
 use crate::commands;
 use crate::config::{BusKind, CacheKind, Config};
 use crate::invalidation;
@@ -65,10 +66,14 @@ pub enum StartError {
     BusNeedsPostgres,
     #[error("could not connect the event bus: {0}")]
     Bus(StoreError),
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
 }
 
 impl App {
     pub async fn open(config: Config) -> Result<App, StartError> {
+        // Before anything connects: a bad key is a configuration error, not a runtime one.
+        let authenticator = crate::auth::authenticator(&config)?;
         let store = open_store(&config).await?;
         let instance = config.instance_name();
         let bus = open_bus(&config, &instance).await?;
@@ -100,6 +105,7 @@ impl App {
         builder
             .instance(instance)
             .middleware(metrics.clone())
+            .middleware(Arc::new(Authorize::new(config.auth, authenticator)))
             .middleware(Arc::new(ValidateInput))
             .middleware(Arc::new(CommandCache::new(cache.clone())));
         let defs = [

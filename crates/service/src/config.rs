@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tinct_command::AuthMode;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,6 +57,40 @@ pub struct Config {
     pub mcp_allowed_hosts: Vec<String>,
     /// `Cache-Control: max-age` for export routes, seconds.
     pub export_max_age_secs: u64,
+    /// `open` (no checks; `tinct serve` allows it only on a loopback address), `read-open`
+    /// (anonymous reads, changes need a token) or `closed` (every command but system.* needs one).
+    pub auth: AuthMode,
+    /// HS256 secret that verifies tokens (and that `tinct auth token` signs with); at least 32
+    /// characters.
+    pub auth_secret: Option<Secret>,
+    /// A JWK set file of public keys (RSA → RS256, Ed25519 → EdDSA, EC → ES256/ES384; a key's own
+    /// `alg` wins) that verify tokens.
+    pub auth_jwks_file: Option<PathBuf>,
+    /// When set, tokens must carry this `iss`.
+    pub auth_issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    pub auth_audience: Option<String>,
+}
+
+/// A configured secret: serialised as is (figment reads it), but never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +141,11 @@ impl Default for Config {
                 .map(|s| (*s).to_owned())
                 .collect(),
             export_max_age_secs: 60,
+            auth: AuthMode::Open,
+            auth_secret: None,
+            auth_jwks_file: None,
+            auth_issuer: None,
+            auth_audience: None,
         }
     }
 }
@@ -152,7 +192,7 @@ impl Config {
         }
         let config: Config = figment
             // These name CLI options, not server configuration.
-            .merge(Env::prefixed("TINCT_").ignore(&["config", "remote", "consistency"]))
+            .merge(Env::prefixed("TINCT_").ignore(&["config", "remote", "consistency", "token"]))
             .merge(Serialized::globals(flags))
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -183,6 +223,9 @@ impl Config {
         shown["read_replica_urls"] = replicas.into();
         if let Some(url) = &self.redis_url {
             shown["redis_url"] = tinct_platform::redact_url(url).into();
+        }
+        if self.auth_secret.is_some() {
+            shown["auth_secret"] = "********".into();
         }
         shown
     }
@@ -220,6 +263,22 @@ mod tests {
             ..Config::default()
         };
         assert!(!c.masked().to_string().contains(":b@"));
+    }
+
+    #[test]
+    fn the_auth_secret_is_masked_and_kept_out_of_debug() {
+        let c = Config::load(
+            None,
+            serde_json::json!({"auth": "read-open", "auth_secret": "correct-horse-battery-staple"}),
+        )
+        .unwrap();
+        assert_eq!(c.auth, AuthMode::ReadOpen);
+        assert_eq!(c.masked()["auth_secret"], "********");
+        assert!(!format!("{c:?}").contains("horse"));
+        assert_eq!(
+            c.auth_secret.as_ref().map(Secret::expose),
+            Some("correct-horse-battery-staple")
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! through `App::registry`.
 
 mod app;
+pub mod auth;
 pub mod commands;
 mod config;
 pub mod demo;
@@ -13,5 +14,5 @@ mod tree;
 mod views;
 
 pub use app::{App, StartError};
-pub use config::{BusKind, CacheKind, Config, ConfigError, LogFormat};
+pub use config::{BusKind, CacheKind, Config, ConfigError, LogFormat, Secret};
 pub use services::Services;

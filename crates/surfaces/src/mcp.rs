@@ -22,7 +22,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tinct_command::{CommandError, CommandInfo, CommandResult, Context, Registry, Surface};
 
-use crate::rest::CONSISTENCY_HEADER;
+use crate::rest::{CONSISTENCY_HEADER, credential};
 
 /// Where the MCP server runs commands: this process's registry, or a remote tinct (`tinct mcp
 /// --remote`).
@@ -75,13 +75,13 @@ impl McpServer {
         }
     }
 
-    /// A call's context: deadline, and the consistency floor of the session and of the HTTP
-    /// request's `Tinct-Consistency` header (a malformed header is refused, not ignored).
+    /// A call's context: deadline, the HTTP request's bearer token, and the consistency floor of
+    /// the session and of its `Tinct-Consistency` header (a malformed header is refused, not
+    /// ignored).
     fn context(&self, request: &RequestContext<RoleServer>) -> Result<Context, CommandError> {
         let floor = self.floor.load(Ordering::Relaxed);
-        let header = request
-            .extensions
-            .get::<axum::http::request::Parts>()
+        let parts = request.extensions.get::<axum::http::request::Parts>();
+        let header = parts
             .and_then(|parts| parts.headers.get(CONSISTENCY_HEADER))
             .map(|value| value.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
         let token = match header {
@@ -96,6 +96,7 @@ impl McpServer {
         };
         Ok(Context::new(Surface::Mcp)
             .with_actor("mcp")
+            .with_credential(parts.and_then(|parts| credential(&parts.headers)))
             .with_deadline(Some(Instant::now() + self.timeout))
             .with_consistency(token.max((floor > 0).then_some(floor))))
     }

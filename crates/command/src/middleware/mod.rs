@@ -1,7 +1,8 @@
 //! The middleware chain every call passes through, outermost first. The registry wraps the chain in
-//! trace id, timing and panic capture; the chain holds the rest (validation, cache, and later auth,
-//! rate limits) and ends in the handler.
+//! trace id, timing and panic capture; the chain holds the rest (metrics, auth, validation, cache,
+//! and later rate limits) and ends in the handler.
 
+mod authorize;
 mod cache;
 mod command_metrics;
 mod validate;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use authorize::Authorize;
 pub use cache::CommandCache;
 pub use command_metrics::{CommandMetrics, CommandSummary, CommandTotals, ErrorTotals};
 pub use validate::ValidateInput;

@@ -3,6 +3,9 @@
 // The server sends {"type":"hello","instance","position"} and then {"type":"event","seq",…} in
 // sequence order. After a disconnect the page reconnects with since= the last sequence it saw, so
 // it misses nothing and sees nothing twice; meanwhile it reports "offline — reconnecting".
+// A browser cannot set headers on a WebSocket, so the page's access token goes in access_token.
+
+import { bearer } from "./api.js";
 
 const MIN_DELAY_MS = 250;
 const MAX_DELAY_MS = 5000;
@@ -57,6 +60,8 @@ export class Live {
       query.set("subtree", "true");
     }
     if (this.last !== null) query.set("since", String(this.last));
+    const token = bearer();
+    if (token) query.set("access_token", token);
     const qs = query.toString();
     return `${scheme}//${location.host}/v1/ws${qs ? `?${qs}` : ""}`;
   }

@@ -378,12 +378,14 @@ function setupAuth() {
     e.preventDefault();
     api.setBearer(input.value.trim());
     announce(input.value.trim() ? "Access token saved; reloading." : "Access token cleared.");
+    live.reconnectNow(); // the socket was opened with the old token
     refreshAll();
   });
   $("#auth-clear").addEventListener("click", () => {
     input.value = "";
     api.setBearer("");
     announce("Access token cleared.");
+    live.reconnectNow();
     refreshAll();
   });
 }

@@ -5,11 +5,14 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tinct_command::{BatchItem, CommandError, CommandResult, Context, Surface};
+use tinct_command::{
+    BatchItem, CommandError, CommandResult, Context, Credential, ErrorCode, Surface,
+};
 
 use super::RestState;
 use crate::openapi;
@@ -17,13 +20,22 @@ use crate::openapi;
 pub const TRACE_HEADER: &str = "x-trace-id";
 pub const CONSISTENCY_HEADER: &str = "tinct-consistency";
 
-/// A context from the request headers: trace id, consistency token, deadline. A malformed
+/// The caller's credential from an `Authorization` header. An unreadable header is a refused
+/// credential, not an anonymous caller.
+pub fn credential(headers: &HeaderMap) -> Option<Credential> {
+    headers
+        .get(AUTHORIZATION)
+        .map(|v| Credential::from_authorization(v.to_str().unwrap_or_default()))
+}
+
+/// A context from the request headers: trace id, credential, consistency token, deadline. A malformed
 /// consistency token is refused (as a ready response) rather than silently ignored.
 #[allow(clippy::result_large_err)]
 pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let ctx = Context::new(Surface::Rest)
         .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
+        .with_credential(credential(headers))
         .with_deadline(Some(Instant::now() + state.request_timeout));
     match header(CONSISTENCY_HEADER).map(str::parse::<u64>) {
         None => Ok(ctx),
@@ -54,10 +66,17 @@ fn traceparent_id(value: Option<&str>) -> Option<&str> {
     value?.split('-').nth(1).filter(|id| id.len() == 32)
 }
 
-/// The envelope as an HTTP response: status from the error code, trace and consistency headers.
+/// The envelope as an HTTP response: status from the error code, trace and consistency headers,
+/// and the auth scheme on 401 (RFC 6750).
 pub fn envelope(result: CommandResult) -> Response {
     let status = StatusCode::from_u16(result.http_status()).unwrap_or(StatusCode::OK);
     let mut headers = HeaderMap::new();
+    if result.error_code() == Some(ErrorCode::Unauthorized) {
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"tinct\""),
+        );
+    }
     insert(&mut headers, TRACE_HEADER, &result.metadata.trace_id);
     if let Some(revision) = &result.metadata.revision {
         insert(&mut headers, CONSISTENCY_HEADER, revision);

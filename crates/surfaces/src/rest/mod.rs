@@ -9,13 +9,15 @@ mod panic;
 mod resources;
 mod ws;
 
-pub use call::CONSISTENCY_HEADER;
+pub use call::{CONSISTENCY_HEADER, credential};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
 use axum::routing::{get, post};
 use tinct_command::Registry;
 use tinct_command::middleware::CommandMetrics;
@@ -89,7 +91,10 @@ pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
         .layer(panic::layer(app.registry.instance()))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: a query may carry an access token.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 

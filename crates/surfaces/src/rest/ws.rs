@@ -4,6 +4,10 @@
 //! every event after SEQ from the change log, then go live — no gap, no duplicate). Messages are
 //! JSON: a `hello` with this instance and the feed position, then `event`s in sequence order. On
 //! shutdown the server closes with 1001 (going away); clients reconnect with `since`.
+//!
+//! Auth: `Authorization: Bearer …`, or `access_token=…` in the query (browsers cannot set headers
+//! on a WebSocket). The upgrade is authorized once, as reading the change log (`events.list`); a
+//! refused one answers 401/403 with the envelope instead of upgrading.
 
 use std::collections::HashMap;
 
@@ -13,12 +17,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tinct_command::{CommandError, Context, Surface};
+use tinct_command::{CommandError, Context, Credential, Surface};
 use tinct_platform::ChangeEvent;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::RestState;
-use super::call::early_error;
+use super::call::{credential, early_error, envelope};
 
 const GOING_AWAY: u16 = 1001;
 const TRY_AGAIN_LATER: u16 = 1013;
@@ -30,6 +34,7 @@ pub struct WsQuery {
     #[serde(default)]
     subtree: bool,
     since: Option<i64>,
+    access_token: Option<String>,
 }
 
 pub async fn upgrade(
@@ -43,24 +48,45 @@ pub async fn upgrade(
             .get(super::call::TRACE_HEADER)
             .and_then(|v| v.to_str().ok()),
     );
-    let Query(query) = match query {
+    let Query(mut query) = match query {
         Ok(q) => q,
         Err(e) => {
-            let error = CommandError::validation(format!("invalid WebSocket query: {e}"))
-                .suggest("Use /v1/ws?node=ID&subtree=true&since=SEQ (all optional).");
+            let error = CommandError::validation(format!("invalid WebSocket query: {e}")).suggest(
+                "Use /v1/ws?node=ID&subtree=true&since=SEQ&access_token=TOKEN (all optional).",
+            );
             return early_error(&state, &ctx, "ws", error);
         }
     };
+    let presented =
+        credential(&headers).or_else(|| query.access_token.take().map(Credential::Bearer));
+    let ctx = ctx.with_credential(presented);
+    let position = state.feed.position().await;
+    let allowed = state
+        .registry
+        .execute(
+            "events.list",
+            json!({"since": position, "limit": 1}),
+            ctx.clone(),
+        )
+        .await;
+    if !allowed.success {
+        return envelope(allowed);
+    }
     if let Some(node) = &query.node {
         let found = state
             .registry
             .execute("node.get", json!({ "id": node }), ctx.clone())
             .await;
         if !found.success {
-            return super::call::envelope(found);
+            return envelope(found);
         }
     }
-    ws.on_upgrade(move |socket| stream(socket, state, query, ctx))
+    // Authorized above, like the request that opened the stream: its own lookups run as internal
+    // calls, so a token that expires mid-stream cannot silently drop events from the filter.
+    let mut inner = ctx;
+    inner.surface = Surface::Internal;
+    inner.credential = None;
+    ws.on_upgrade(move |socket| stream(socket, state, query, inner))
 }
 
 /// Which events a connection wants.
