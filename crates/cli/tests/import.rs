@@ -4,20 +4,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use tinct_testkit::TinctServer;
+use tinct_testkit::post_command as call;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
-
-async fn call(base: &str, command: &str, input: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{base}/v1/commands/{command}"))
-        .json(&input)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 async fn resolved(base: &str, node: &str) -> Value {
     call(base, "tokens.resolve", json!({ "node": node })).await["data"]["tokens"].clone()

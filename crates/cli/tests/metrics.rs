@@ -6,21 +6,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
+use tinct_testkit::post_command as call;
 use tinct_testkit::{Postgres, TinctServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
-
-async fn call(base: &str, command: &str, input: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{base}/v1/commands/{command}"))
-        .json(&input)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 async fn scrape(base: &str) -> String {
     let response = reqwest::get(format!("{base}/metrics")).await.unwrap();

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tinct_testkit::post_command as post;
 use tinct_testkit::{Browser, Nginx, Page, Postgres, TinctServer, tinct_command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
@@ -66,18 +67,6 @@ fn cli(args: &[&str]) -> (bool, String) {
 fn cli_ok(args: &[&str]) {
     let (ok, text) = cli(args);
     assert!(ok, "tinct {} failed:\n{text}", args.join(" "));
-}
-
-async fn post(base: &str, command: &str, input: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{base}/v1/commands/{command}"))
-        .json(&input)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("an envelope")
 }
 
 /// Opens the page on `node` and waits until its tokens are listed.

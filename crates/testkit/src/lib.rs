@@ -14,4 +14,4 @@ pub use nginx::Nginx;
 pub use postgres::Postgres;
 pub use process::free_port;
 pub use redis::Redis;
-pub use tinct::{TinctServer, tinct_command};
+pub use tinct::{TinctServer, post_command, tinct_command};

@@ -28,6 +28,23 @@ pub fn tinct_command(bin: &Path, data_dir: &Path) -> Command {
     cmd
 }
 
+/// `POST {base}/v1/commands/{command}` with `input`; the envelope, whatever its status.
+pub async fn post_command(
+    base: &str,
+    command: &str,
+    input: serde_json::Value,
+) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{base}/v1/commands/{command}"))
+        .json(&input)
+        .send()
+        .await
+        .expect("request to tinct")
+        .json()
+        .await
+        .expect("an envelope")
+}
+
 impl TinctServer {
     /// Starts `bin serve` on a fresh temporary data directory.
     pub fn start(bin: &Path) -> TinctServer {
