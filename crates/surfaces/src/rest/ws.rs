@@ -111,9 +111,22 @@ impl Filter {
         if let Some(inside) = self.known.get(&event.node) {
             return *inside;
         }
+        // Read at least where the store is now (past the event's commit): a lagging replica
+        // would not know a node just created, and its events would be dropped as outside.
+        let mut lookup = ctx.child();
+        if let Some(now) = state
+            .services
+            .store
+            .revision()
+            .await
+            .ok()
+            .and_then(|r| r.parse().ok())
+        {
+            lookup.require_at_least(now);
+        }
         let found = state
             .registry
-            .execute("node.get", json!({ "id": event.node }), ctx.child())
+            .execute("node.get", json!({ "id": event.node }), lookup)
             .await;
         let inside = found.data.as_ref().is_some_and(|d| {
             d["lineage"]
