@@ -680,7 +680,19 @@ async fn the_redis_l2_is_shared_survives_redis_going_away_and_is_used_again_afte
             "served without Redis"
         );
     }
-    assert!(health_cache(&b).await.contains("degraded"));
+    // B notices at its next Redis call that fails; a write just before the stop may still
+    // have gone through, so keep B busy until it reports the loss.
+    eventually("B reports the cache degraded", || async {
+        let token = must(
+            &a,
+            "token.update",
+            json!({"node": "ds", "path": "color.x", "value": "#0f0f0f"}),
+        )
+        .await;
+        assert_eq!(colour(&b, Some(&token)).await, json!("#0f0f0f"));
+        health_cache(&b).await.contains("degraded")
+    })
+    .await;
 
     redis.restart();
     assert_eq!(redis_keys(&redis), 0, "a restarted Redis starts empty");
