@@ -16,4 +16,6 @@ pub use context::{Context, Surface, new_trace_id};
 pub use definition::{CachePolicy, CommandDef, CommandInfo, Example, schema_of};
 pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};
 pub use error::{CommandError, ErrorCode};
-pub use registry::{BatchItem, BatchResult, Registry, RegistryBuilder, RegistryError};
+pub use registry::{
+    BatchItem, BatchResult, Registry, RegistryBuilder, RegistryError, panic_reason,
+};

@@ -205,11 +205,7 @@ impl Registry {
             }
         };
         caught.unwrap_or_else(|panic| {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let reason = panic_reason(panic.as_ref());
             tracing::error!(trace_id = %trace_id, %reason, "handler panicked");
             Err(CommandError::internal(format!(
                 "internal error (trace id {trace_id}); nothing was changed unless the command reported success"
@@ -246,4 +242,13 @@ impl Registry {
         )
         .suggest(suggestion)
     }
+}
+
+/// The message a panic carried (`panic!("…")` payloads are `&str` or `String`).
+pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }

@@ -22,7 +22,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tinct_command::{CommandError, CommandInfo, CommandResult, Context, Registry, Surface};
 
-use crate::rest::{CONSISTENCY_HEADER, credential};
+use crate::rest::{consistency, credential};
 
 /// Where the MCP server runs commands: this process's registry, or a remote tinct (`tinct mcp
 /// --remote`).
@@ -81,17 +81,8 @@ impl McpServer {
     fn context(&self, request: &RequestContext<RoleServer>) -> Result<Context, CommandError> {
         let floor = self.floor.load(Ordering::Relaxed);
         let parts = request.extensions.get::<axum::http::request::Parts>();
-        let header = parts
-            .and_then(|parts| parts.headers.get(CONSISTENCY_HEADER))
-            .map(|value| value.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
-        let token = match header {
-            Some(None) => {
-                return Err(CommandError::validation(
-                    "the Tinct-Consistency header must be a revision number from an earlier response",
-                )
-                .suggest("Send back metadata.revision of a write, or omit the header."));
-            }
-            Some(Some(token)) => Some(token),
+        let token = match parts {
+            Some(parts) => consistency(&parts.headers)?,
             None => None,
         };
         Ok(Context::new(Surface::Mcp)

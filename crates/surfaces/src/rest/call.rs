@@ -37,17 +37,28 @@ pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Respon
         .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
         .with_credential(credential(headers))
         .with_deadline(Some(Instant::now() + state.request_timeout));
-    match header(CONSISTENCY_HEADER).map(str::parse::<u64>) {
-        None => Ok(ctx),
-        Some(Ok(token)) => Ok(ctx.with_consistency(Some(token))),
-        Some(Err(_)) => {
-            let e = CommandError::validation(
+    match consistency(headers) {
+        Ok(token) => Ok(ctx.with_consistency(token)),
+        Err(e) => Err(early_error(state, &ctx, "", e)),
+    }
+}
+
+/// The request's `Tinct-Consistency` token, if any; a malformed one is refused, not ignored.
+pub fn consistency(headers: &HeaderMap) -> Result<Option<u64>, CommandError> {
+    let Some(value) = headers.get(CONSISTENCY_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            CommandError::validation(
                 "the Tinct-Consistency header must be a revision number from an earlier response",
             )
-            .suggest("Send back the Tinct-Consistency header (or metadata.revision) of a write, or omit it.");
-            Err(early_error(state, &ctx, "", e))
-        }
-    }
+            .suggest("Send back the Tinct-Consistency header (or metadata.revision) of a write, or omit it.")
+        })
 }
 
 /// Unwraps a request context or returns the ready error response.

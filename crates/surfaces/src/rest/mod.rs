@@ -9,7 +9,7 @@ mod panic;
 mod resources;
 mod ws;
 
-pub use call::{CONSISTENCY_HEADER, credential};
+pub use call::{CONSISTENCY_HEADER, consistency, credential};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +21,6 @@ use axum::http::Request;
 use axum::routing::{get, post};
 use tinct_command::Registry;
 use tinct_command::middleware::CommandMetrics;
-use tinct_platform::EventFeed;
 use tinct_service::{App, Services};
 
 use crate::mcp::McpServer;
@@ -35,7 +34,6 @@ pub struct RestState {
     pub registry: Arc<Registry>,
     pub services: Arc<Services>,
     pub metrics: Arc<CommandMetrics>,
-    pub feed: Arc<EventFeed>,
     /// Turns true when the server starts shutting down (WebSockets then close with 1001).
     pub shutdown: watch::Receiver<bool>,
     pub request_timeout: Duration,
@@ -47,7 +45,6 @@ pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
         registry: app.registry.clone(),
         services: app.services.clone(),
         metrics: app.metrics.clone(),
-        feed: app.services.feed.clone(),
         shutdown,
         request_timeout: Duration::from_secs(app.config.request_timeout_secs),
         export_max_age: Duration::from_secs(app.config.export_max_age_secs),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Response;
-use tinct_command::{CommandError, CommandResult, new_trace_id};
+use tinct_command::{CommandError, CommandResult, new_trace_id, panic_reason};
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
 use super::call::envelope;
@@ -26,11 +26,7 @@ impl ResponseForPanic for PanicEnvelope {
     type ResponseBody = Body;
 
     fn response_for_panic(&mut self, err: Box<dyn Any + Send + 'static>) -> Response<Body> {
-        let reason = err
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| err.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
+        let reason = panic_reason(err.as_ref());
         let trace_id = new_trace_id();
         tracing::error!(trace_id = %trace_id, %reason, "route panicked");
         let error = CommandError::internal(format!("internal error (trace id {trace_id})"))

@@ -60,7 +60,7 @@ pub async fn upgrade(
     let presented =
         credential(&headers).or_else(|| query.access_token.take().map(Credential::Bearer));
     let ctx = ctx.with_credential(presented);
-    let position = state.feed.position().await;
+    let position = state.services.feed.position().await;
     let allowed = state
         .registry
         .execute(
@@ -158,14 +158,14 @@ fn close(code: u16, reason: &'static str) -> Message {
 
 async fn stream(mut socket: WebSocket, state: RestState, query: WsQuery, ctx: Context) {
     // Subscribe before replaying, so nothing committed meanwhile falls between the two.
-    let mut live = state.feed.subscribe();
+    let mut live = state.services.feed.subscribe();
     let mut shutdown = state.shutdown.clone();
     let mut filter = Filter {
         node: query.node,
         subtree: query.subtree,
         known: HashMap::new(),
     };
-    let position = state.feed.position().await;
+    let position = state.services.feed.position().await;
     let hello =
         json!({"type": "hello", "instance": state.registry.instance(), "position": position});
     if socket
