@@ -6,6 +6,7 @@ mod bus;
 mod cache;
 mod error;
 mod feed;
+mod limiter;
 mod local_bus;
 mod local_cache;
 mod model;
@@ -21,6 +22,10 @@ pub use bus::Bus;
 pub use cache::{Cache, Cached, CachedValue, Generation};
 pub use error::StoreError;
 pub use feed::{EventFeed, FeedHandle};
+pub use limiter::{
+    Clock, Decision, Limiter, LimiterError, LocalLimiter, PolicyError, RatePolicy, RedisLimiter,
+    SystemClock,
+};
 pub use local_bus::LocalBus;
 pub use local_cache::LocalCache;
 pub use model::{
