@@ -5,77 +5,128 @@
 //! probes costs callers latency, never an error.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
+use crate::breaker::{Breaker, BreakerConfig};
 use crate::error::StoreError;
 use crate::model::{ChangeEvent, HistoryEntry, Node, TokenRecord};
 use crate::postgres::PgStore;
 use crate::store::{ReplicaStatus, Result, Store, StoreRead, StoreTx};
 
-/// How often replicas are probed for health and replay position.
-const PROBE_EVERY: Duration = Duration::from_millis(500);
-/// How long one probe may take before the replica counts as down.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How replicas are watched. Each replica has a circuit breaker (`replica <host/db>`), and the
+/// health probe is that breaker's trial call: a closed breaker is a healthy replica; a failed
+/// probe or a read that lost its connection opens it (reads then go to the primary); once the
+/// breaker has cooled down, the next probe (or read) is the trial that closes it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaProbe {
+    /// How often each replica is asked for its replay position.
+    pub every: Duration,
+    /// How long one probe may take before the replica counts as down.
+    pub timeout: Duration,
+}
+
+impl Default for ReplicaProbe {
+    fn default() -> Self {
+        ReplicaProbe {
+            every: Duration::from_millis(500),
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
 
 struct Replica {
     store: PgStore,
     /// Where a read goes when this replica fails it.
     primary: Arc<PgStore>,
-    healthy: AtomicBool,
+    breaker: Breaker,
+    probe_timeout: Duration,
     /// Last seen replay position (a consistency token value).
     position: AtomicU64,
 }
 
 impl Replica {
-    /// Asks the replica for its replay position; records health and position.
+    fn healthy(&self) -> bool {
+        self.breaker.is_closed()
+    }
+
+    /// Asks the replica for its replay position, through the breaker: an open breaker that is
+    /// still cooling down is not asked; after the cool-down this is the trial call.
     async fn probe(&self) -> Option<u64> {
-        let position = tokio::time::timeout(PROBE_TIMEOUT, self.store.revision())
+        let permit = self.breaker.try_acquire()?;
+        let position = tokio::time::timeout(self.probe_timeout, self.store.revision())
             .await
             .ok()
             .and_then(|r| r.ok())
             .and_then(|p| p.parse::<u64>().ok());
-        let was = self.healthy.swap(position.is_some(), Ordering::Relaxed);
         match position {
             Some(p) => {
                 self.position.fetch_max(p, Ordering::Relaxed);
-                if !was {
-                    tracing::info!(replica = %self.store.describe(), "replica is back");
-                }
+                permit.success();
             }
-            None if was => {
-                tracing::warn!(replica = %self.store.describe(), "replica unreachable; reading from others or the primary");
-            }
-            None => {}
+            None => permit.failure(),
         }
         position
     }
 
-    /// Runs `read` here, or on the primary when this replica is down or fails it. Any failure is
-    /// retried (the primary has every commit the replica has, so the answer is never older); one
-    /// that lost the connection also marks the replica down now rather than at the next probe.
+    /// Runs `read` here, or on the primary when this replica's breaker is open or the replica
+    /// fails it. Any failure is retried on the primary (it has every commit the replica has, so
+    /// the answer is never older); one that lost the connection also opens the breaker now rather
+    /// than at the next probe. A read still waiting on this replica when another read or the
+    /// probe opens the breaker (it just died: new connections are refused until the pool's
+    /// acquire timeout) moves to the primary at once instead of waiting that timeout out.
     async fn or_primary<'a, T>(
         &'a self,
         read: impl Fn(&'a dyn StoreRead) -> BoxFuture<'a, Result<T>> + Send,
     ) -> Result<T> {
-        if !self.healthy.load(Ordering::Relaxed) {
+        let Some(permit) = self.breaker.try_acquire() else {
             return read(&*self.primary).await;
-        }
-        match read(&self.store).await {
-            Ok(answer) => Ok(answer),
-            Err(e) => {
-                if matches!(e, StoreError::Unavailable(_))
-                    && self.healthy.swap(false, Ordering::Relaxed)
-                {
-                    tracing::warn!(replica = %self.store.describe(), error = %e, "replica lost; reading from others or the primary");
+        };
+        let answered = tokio::select! {
+            biased;
+            answer = read(&self.store) => Some(answer),
+            () = self.breaker.opened() => None,
+        };
+        match answered {
+            Some(Ok(answer)) => {
+                permit.success();
+                Ok(answer)
+            }
+            Some(Err(e)) => {
+                if connection_lost(&e) {
+                    tracing::debug!(replica = %self.store.describe(), error = %e, "replica read failed; reading from the primary");
+                    permit.failure();
+                } else {
+                    drop(permit);
                 }
                 read(&*self.primary).await
             }
+            None => {
+                drop(permit);
+                read(&*self.primary).await
+            }
         }
+    }
+}
+
+/// Whether a replica's error means the replica is gone (down, restarting, unreachable) rather
+/// than that one query failed.
+fn connection_lost(e: &StoreError) -> bool {
+    match e {
+        StoreError::Unavailable(_) => true,
+        // A replica shutting down ends its sessions with these (57P01, 57P03).
+        StoreError::Database(message) => [
+            "terminating connection",
+            "the database system is shutting down",
+            "the database system is starting up",
+        ]
+        .iter()
+        .any(|m| message.contains(m)),
+        _ => false,
     }
 }
 
@@ -152,21 +203,49 @@ pub struct ReplicatedStore {
 
 impl ReplicatedStore {
     /// Connects to the primary (migrating it) and, lazily, to each replica; replicas that are down
-    /// now are used once they answer.
+    /// now are used once they answer. Probes replicas on the default schedule.
     pub async fn open(
         primary_url: &str,
         replica_urls: &[String],
         pool_size: u32,
         catch_up_wait: Duration,
     ) -> Result<Self> {
+        Self::open_with(
+            primary_url,
+            replica_urls,
+            pool_size,
+            catch_up_wait,
+            ReplicaProbe::default(),
+        )
+        .await
+    }
+
+    /// As `open`, with the replicas' probe schedule given.
+    pub async fn open_with(
+        primary_url: &str,
+        replica_urls: &[String],
+        pool_size: u32,
+        catch_up_wait: Duration,
+        probe: ReplicaProbe,
+    ) -> Result<Self> {
         let primary = Arc::new(PgStore::open_primary(primary_url, pool_size).await?);
         let schema_floor = primary.revision().await?.parse().unwrap_or(0);
+        let every = probe.every.max(Duration::from_millis(10));
+        let breaker = BreakerConfig {
+            // One lost connection is enough: the primary can answer every read meanwhile.
+            failure_threshold: 1,
+            // Shorter than the probe interval, so every probe after a failure is a trial.
+            cool_down: every / 2,
+            half_open_trials: 1,
+        };
         let mut replicas = Vec::with_capacity(replica_urls.len());
         for url in replica_urls {
+            let store = PgStore::open_lazy(url, pool_size)?;
             replicas.push(Replica {
-                store: PgStore::open_lazy(url, pool_size)?,
+                breaker: Breaker::new(format!("replica {}", store.describe()), breaker),
+                store,
                 primary: Arc::clone(&primary),
-                healthy: AtomicBool::new(false),
+                probe_timeout: probe.timeout,
                 position: AtomicU64::new(0),
             });
         }
@@ -176,7 +255,7 @@ impl ReplicatedStore {
         }
         let probed = Arc::clone(&replicas);
         let prober = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PROBE_EVERY);
+            let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 for replica in probed.iter() {
@@ -203,10 +282,7 @@ impl ReplicatedStore {
     }
 
     fn healthy(&self) -> Vec<&Replica> {
-        self.replicas
-            .iter()
-            .filter(|r| r.healthy.load(Ordering::Relaxed))
-            .collect()
+        self.replicas.iter().filter(|r| r.healthy()).collect()
     }
 }
 
@@ -261,7 +337,7 @@ impl Store for ReplicatedStore {
         self.replicas
             .iter()
             .map(|r| {
-                let healthy = r.healthy.load(Ordering::Relaxed);
+                let healthy = r.healthy();
                 let replayed = r.position.load(Ordering::Relaxed);
                 ReplicaStatus {
                     name: r.store.describe(),
