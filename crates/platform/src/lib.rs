@@ -2,6 +2,7 @@
 //! a SQLite store, an in-process cache and an in-process event bus. Scale-out adapters (PostgreSQL,
 //! Redis) implement the same traits.
 
+pub mod breaker;
 mod bus;
 mod cache;
 mod error;
@@ -18,6 +19,7 @@ mod replicated;
 mod sqlite;
 mod store;
 
+pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus};
 pub use bus::Bus;
 pub use cache::{Cache, Cached, CachedValue, Generation};
 pub use error::StoreError;
@@ -35,6 +37,6 @@ pub use pg_bus::PgBus;
 pub use postgres::{PgStore, redact_url};
 pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
-pub use replicated::ReplicatedStore;
+pub use replicated::{ReplicaProbe, ReplicatedStore};
 pub use sqlite::SqliteStore;
 pub use store::{ReplicaStatus, Store, StoreRead, StoreTx};
