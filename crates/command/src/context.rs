@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credential, Principal};
 use crate::envelope::CacheStatus;
+use crate::middleware::KeyHold;
 
 /// The transport a call arrived through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +43,8 @@ struct Produced {
     /// Position in the change log of the newest change a mutation made.
     change_seq: Option<u64>,
     cache: Option<CacheStatus>,
+    /// A handler compared `expectedRevision` with its target (see `Context::expected_revision`).
+    revision_checked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +61,14 @@ pub struct Context {
     pub credential: Option<Credential>,
     /// Who the credential proved, set only by the auth middleware.
     principal: Option<Principal>,
+    /// An `Idempotency-Key` the transport carried (REST header); the idempotency middleware
+    /// checks and applies it, like an `idempotencyKey` input field.
+    pub idempotency_key: Option<String>,
+    /// The `expectedRevision` of a mutation's input: the handler compares it with its target's
+    /// revision inside the write transaction.
+    pub expected_revision: Option<u64>,
+    /// The idempotency key this call holds, which the write path seals in its transaction.
+    pub idempotency: Option<KeyHold>,
     produced: Arc<Mutex<Produced>>,
 }
 
@@ -71,6 +82,9 @@ impl Context {
             consistency: None,
             credential: None,
             principal: None,
+            idempotency_key: None,
+            expected_revision: None,
+            idempotency: None,
             produced: Arc::default(),
         }
     }
@@ -103,6 +117,11 @@ impl Context {
         self
     }
 
+    pub fn with_idempotency_key(mut self, key: Option<String>) -> Self {
+        self.idempotency_key = key;
+        self
+    }
+
     /// The verified caller; `None` for anonymous and internal calls.
     pub fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()
@@ -114,10 +133,15 @@ impl Context {
         self.principal = Some(principal);
     }
 
-    /// A context for one item of a batch: same caller and trace, its own produced state.
+    /// A context for one item of a batch: same caller and trace, its own produced state. A
+    /// transport's idempotency key names one request, not each item: items carry their own
+    /// `idempotencyKey` fields.
     pub fn child(&self) -> Self {
         Context {
             produced: Arc::default(),
+            idempotency_key: None,
+            expected_revision: None,
+            idempotency: None,
             ..self.clone()
         }
     }
@@ -146,6 +170,19 @@ impl Context {
     /// Raises the consistency floor (never lowers it).
     pub fn require_at_least(&mut self, revision: u64) {
         self.consistency = self.consistency.max(Some(revision));
+    }
+
+    /// Records that the handler compared `expected_revision` with its target.
+    pub fn mark_revision_checked(&self) {
+        self.lock().revision_checked = true;
+    }
+
+    pub fn revision_checked(&self) -> bool {
+        self.lock().revision_checked
+    }
+
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        self.lock().warnings.clone()
     }
 
     pub fn cache_status(&self) -> Option<CacheStatus> {

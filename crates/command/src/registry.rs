@@ -36,6 +36,9 @@ impl RegistryBuilder {
         if self.commands.contains_key(&def.name) {
             return Err(RegistryError::Duplicate(def.name));
         }
+        if def.mutation {
+            crate::middleware::augment_schema(&mut def.input_schema);
+        }
         let validator =
             jsonschema::validator_for(&def.input_schema).map_err(|e| RegistryError::BadSchema {
                 name: def.name.clone(),

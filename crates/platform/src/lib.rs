@@ -7,6 +7,7 @@ mod bus;
 mod cache;
 mod error;
 mod feed;
+mod idempotency;
 mod limiter;
 mod local_bus;
 mod local_cache;
@@ -24,6 +25,7 @@ pub use bus::Bus;
 pub use cache::{Cache, Cached, CachedValue, Generation};
 pub use error::StoreError;
 pub use feed::{EventFeed, FeedHandle};
+pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyState, StoredKey};
 pub use limiter::{
     Clock, Decision, Limiter, LimiterError, LocalLimiter, PolicyError, RatePolicy, RedisLimiter,
     SystemClock,

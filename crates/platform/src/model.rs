@@ -12,6 +12,10 @@ pub struct Node {
     pub description: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The change number of the node's last write (create or update); `expectedRevision` on
+    /// `node.*` compares with it.
+    #[serde(default)]
+    pub revision: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,9 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::StoreError;
+use crate::idempotency::{
+    Claimed, IdempotencyStore, KeyClaim, KeyRow, KeyRows, KeyState, StoredKey, claim_with, millis,
+};
 use crate::model::{
     ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
 };
@@ -37,7 +40,8 @@ const NODE_COLUMNS: &str = concat!(
     "id, parent, name, description, ",
     ts!("created_at"),
     ", ",
-    ts!("updated_at")
+    ts!("updated_at"),
+    ", revision"
 );
 const EVENT_COLUMNS: &str = concat!(
     "seq, revision, node, kind, paths::text AS paths, actor, trace_id, ",
@@ -115,11 +119,18 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn migrator() -> Migrator {
-    let migrations = [(
-        1,
-        "init",
-        include_str!("../migrations/postgres/0001_init.sql"),
-    )];
+    let migrations = [
+        (
+            1,
+            "init",
+            include_str!("../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "idempotency_revisions",
+            include_str!("../migrations/postgres/0002_idempotency_revisions.sql"),
+        ),
+    ];
     Migrator::with_migrations(
         migrations
             .into_iter()
@@ -157,6 +168,7 @@ fn node_from(row: &PgRow) -> Result<Node> {
         description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -440,23 +452,29 @@ impl StoreTx for PgTx {
     }
 
     async fn insert_node(&self, node: &NewNode) -> Result<()> {
-        sqlx::query("INSERT INTO nodes (id, parent, name, description) VALUES ($1, $2, $3, $4)")
-            .bind(&node.id)
-            .bind(&node.parent)
-            .bind(&node.name)
-            .bind(&node.description)
-            .execute(&mut **self.conn().await?)
-            .await?;
+        sqlx::query(
+            "INSERT INTO nodes (id, parent, name, description, revision) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&node.id)
+        .bind(&node.parent)
+        .bind(&node.name)
+        .bind(&node.description)
+        .bind(self.change)
+        .execute(&mut **self.conn().await?)
+        .await?;
         Ok(())
     }
 
     async fn update_node(&self, id: &str, name: &str, description: Option<&str>) -> Result<()> {
         sqlx::query(
-            "UPDATE nodes SET name = $1, description = $2, updated_at = now() WHERE id = $3",
+            "UPDATE nodes SET name = $1, description = $2, updated_at = now(), revision = $4 \
+             WHERE id = $3",
         )
         .bind(name)
         .bind(description)
         .bind(id)
+        .bind(self.change)
         .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
@@ -477,10 +495,11 @@ impl StoreTx for PgTx {
 
     async fn put_token(&self, token: &TokenRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (node, path, kind, type, value, description) \
-             VALUES ($1, $2, $3, $4, $5::jsonb, $6) \
+            "INSERT INTO tokens (node, path, kind, type, value, description, revision) \
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) \
              ON CONFLICT (node, path) DO UPDATE SET kind = excluded.kind, type = excluded.type, \
-             value = excluded.value, description = excluded.description, updated_at = now()",
+             value = excluded.value, description = excluded.description, updated_at = now(), \
+             revision = excluded.revision",
         )
         .bind(&token.node)
         .bind(&token.path)
@@ -488,6 +507,7 @@ impl StoreTx for PgTx {
         .bind(&token.token_type)
         .bind(token.value.to_string())
         .bind(&token.description)
+        .bind(self.change)
         .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
@@ -529,6 +549,45 @@ impl StoreTx for PgTx {
         Ok(())
     }
 
+    async fn lock_node_revision(&self, id: &str) -> Result<i64> {
+        let mut tx = self.conn().await?;
+        // The advisory lock covers a node that does not exist yet (nothing to lock FOR UPDATE);
+        // FOR UPDATE waits for any writer of the row and then reads its committed revision.
+        lock_key(&mut tx, &format!("node\u{1f}{id}")).await?;
+        let revision: Option<i64> =
+            sqlx::query_scalar("SELECT revision FROM nodes WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(revision.unwrap_or(0))
+    }
+
+    async fn lock_token_revision(&self, node: &str, path: &str) -> Result<i64> {
+        let mut tx = self.conn().await?;
+        lock_key(&mut tx, &format!("token\u{1f}{node}\u{1f}{path}")).await?;
+        let revision: Option<i64> = sqlx::query_scalar(
+            "SELECT revision FROM tokens WHERE node = $1 AND path = $2 FOR UPDATE",
+        )
+        .bind(node)
+        .bind(path)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(revision.unwrap_or(0))
+    }
+
+    async fn seal_key(&self, scope: &str, key: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET state = 'committed' \
+             WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'running'",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(token)
+        .execute(&mut **self.conn().await?)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {
         let PgTx {
             tx,
@@ -565,6 +624,158 @@ impl StoreTx for PgTx {
         // Any position read after the commit returned is at or past the commit record.
         let token = reads::position(&mut *pool.acquire().await?).await?;
         Ok((token, committed))
+    }
+}
+
+/// A transaction-scoped advisory lock on a name: conditional writes of one target queue up.
+async fn lock_key(tx: &mut Transaction<'static, Postgres>, name: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, by the primary's clock (every instance agrees on it).
+const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+// Keys live on the primary, outside any mutation's transaction (autocommit statements).
+#[async_trait]
+impl KeyRows for PgStore {
+    async fn insert_key(&self, claim: &KeyClaim<'_>) -> Result<bool> {
+        let sql = format!(
+            "INSERT INTO idempotency_keys \
+             (scope, key, command, fingerprint, state, token, created_at, lease_until, expires_at) \
+             VALUES ($1, $2, $3, $4, 'running', $5, {NOW_MS}, {NOW_MS} + $6, {NOW_MS} + $7) \
+             ON CONFLICT (scope, key) DO NOTHING"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(claim.scope)
+            .bind(claim.key)
+            .bind(claim.command)
+            .bind(claim.fingerprint)
+            .bind(claim.token)
+            .bind(millis(claim.lease))
+            .bind(millis(claim.retention))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fetch_key(&self, scope: &str, key: &str) -> Result<Option<KeyRow>> {
+        let sql = format!(
+            "SELECT command, fingerprint, state, token, result::text AS result, \
+             to_char(to_timestamp(created_at / 1000.0) AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS first_used, \
+             lease_until < {NOW_MS} AS lease_over, expires_at < {NOW_MS} AS expired \
+             FROM idempotency_keys WHERE scope = $1 AND key = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let state: String = row.try_get("state")?;
+            Ok(KeyRow {
+                token: row.try_get("token")?,
+                expired: row.try_get("expired")?,
+                stored: StoredKey {
+                    command: row.try_get("command")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    state: KeyState::parse(&state).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown idempotency key state {state}"))
+                    })?,
+                    result: json_from(row.try_get("result")?)?,
+                    first_used_at: row.try_get("first_used")?,
+                    lease_expired: row.try_get("lease_over")?,
+                },
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_key(&self, scope: &str, key: &str, token: &str) -> Result<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND token = $3")
+            .bind(scope)
+            .bind(key)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_over_key(&self, claim: &KeyClaim<'_>, old_token: &str) -> Result<bool> {
+        let sql = format!(
+            "UPDATE idempotency_keys SET command = $1, fingerprint = $2, token = $3, \
+             created_at = {NOW_MS}, lease_until = {NOW_MS} + $4, expires_at = {NOW_MS} + $5 \
+             WHERE scope = $6 AND key = $7 AND token = $8 AND state = 'running'"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(claim.command)
+            .bind(claim.fingerprint)
+            .bind(claim.token)
+            .bind(millis(claim.lease))
+            .bind(millis(claim.retention))
+            .bind(claim.scope)
+            .bind(claim.key)
+            .bind(old_token)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for PgStore {
+    async fn claim_key(&self, claim: &KeyClaim<'_>) -> Result<Claimed> {
+        claim_with(self, claim).await
+    }
+
+    async fn finish_key(
+        &self,
+        scope: &str,
+        key: &str,
+        token: &str,
+        result: &Value,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET state = 'done', result = $1::jsonb \
+             WHERE scope = $2 AND key = $3 AND token = $4",
+        )
+        .bind(result.to_string())
+        .bind(scope)
+        .bind(key)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_key(&self, scope: &str, key: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys \
+             WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'running'",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn prune_keys(&self, limit: u32) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key \
+             FROM idempotency_keys WHERE expires_at < {NOW_MS} \
+             AND (state = 'done' OR lease_until < {NOW_MS}) LIMIT $1)"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -20,6 +20,9 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::StoreError;
+use crate::idempotency::{
+    Claimed, IdempotencyStore, KeyClaim, KeyRow, KeyRows, KeyState, StoredKey, claim_with, millis,
+};
 use crate::model::{
     ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
 };
@@ -77,11 +80,18 @@ impl SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    let migrations = [(
-        1,
-        "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
-    )];
+    let migrations = [
+        (
+            1,
+            "init",
+            include_str!("../migrations/sqlite/0001_init.sql"),
+        ),
+        (
+            2,
+            "idempotency_revisions",
+            include_str!("../migrations/sqlite/0002_idempotency_revisions.sql"),
+        ),
+    ];
     Migrator::with_migrations(
         migrations
             .into_iter()
@@ -145,7 +155,7 @@ impl Connected for SqliteTx {
     }
 }
 
-const NODE_COLUMNS: &str = "id, parent, name, description, created_at, updated_at";
+const NODE_COLUMNS: &str = "id, parent, name, description, created_at, updated_at, revision";
 
 fn node_from(row: &SqliteRow) -> Result<Node> {
     Ok(Node {
@@ -155,6 +165,7 @@ fn node_from(row: &SqliteRow) -> Result<Node> {
         description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -390,23 +401,28 @@ impl StoreTx for SqliteTx {
 
     async fn insert_node(&self, node: &NewNode) -> Result<()> {
         let mut conn = self.conn().await?;
-        sqlx::query("INSERT INTO nodes (id, parent, name, description) VALUES (?, ?, ?, ?)")
-            .bind(&node.id)
-            .bind(&node.parent)
-            .bind(&node.name)
-            .bind(&node.description)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO nodes (id, parent, name, description, revision) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&node.id)
+        .bind(&node.parent)
+        .bind(&node.name)
+        .bind(&node.description)
+        .bind(self.revision)
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 
     async fn update_node(&self, id: &str, name: &str, description: Option<&str>) -> Result<()> {
         let mut conn = self.conn().await?;
-        let sql =
-            format!("UPDATE nodes SET name = ?, description = ?, updated_at = {NOW} WHERE id = ?");
+        let sql = format!(
+            "UPDATE nodes SET name = ?, description = ?, updated_at = {NOW}, revision = ? WHERE id = ?"
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
             .bind(description)
+            .bind(self.revision)
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -430,9 +446,11 @@ impl StoreTx for SqliteTx {
     async fn put_token(&self, token: &TokenRecord) -> Result<()> {
         let mut conn = self.conn().await?;
         let sql = format!(
-            "INSERT INTO tokens (node, path, kind, type, value, description) VALUES (?, ?, ?, ?, ?, ?) \
+            "INSERT INTO tokens (node, path, kind, type, value, description, revision) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (node, path) DO UPDATE SET kind = excluded.kind, type = excluded.type, \
-             value = excluded.value, description = excluded.description, updated_at = {NOW}"
+             value = excluded.value, description = excluded.description, updated_at = {NOW}, \
+             revision = excluded.revision"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&token.node)
@@ -441,6 +459,7 @@ impl StoreTx for SqliteTx {
             .bind(&token.token_type)
             .bind(token.value.to_string())
             .bind(&token.description)
+            .bind(self.revision)
             .execute(&mut *conn)
             .await?;
         Ok(())
@@ -498,6 +517,41 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn lock_node_revision(&self, id: &str) -> Result<i64> {
+        // The transaction began IMMEDIATE: it is the only writer until it ends.
+        let mut conn = self.conn().await?;
+        let revision: Option<i64> = sqlx::query_scalar("SELECT revision FROM nodes WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(revision.unwrap_or(0))
+    }
+
+    async fn lock_token_revision(&self, node: &str, path: &str) -> Result<i64> {
+        let mut conn = self.conn().await?;
+        let revision: Option<i64> =
+            sqlx::query_scalar("SELECT revision FROM tokens WHERE node = ? AND path = ?")
+                .bind(node)
+                .bind(path)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(revision.unwrap_or(0))
+    }
+
+    async fn seal_key(&self, scope: &str, key: &str, token: &str) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET state = 'committed' \
+             WHERE scope = ? AND key = ? AND token = ? AND state = 'running'",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(token)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {
         let SqliteTx {
             tx,
@@ -507,5 +561,147 @@ impl StoreTx for SqliteTx {
         tx.into_inner().commit().await?;
         let events = events.into_inner().unwrap_or_else(|e| e.into_inner());
         Ok((revision.to_string(), events))
+    }
+}
+
+/// Milliseconds since the Unix epoch, by the database's clock.
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+// Keys are written on the writer connection, outside any mutation's transaction.
+#[async_trait]
+impl KeyRows for SqliteStore {
+    async fn insert_key(&self, claim: &KeyClaim<'_>) -> Result<bool> {
+        let sql = format!(
+            "INSERT INTO idempotency_keys \
+             (scope, key, command, fingerprint, state, token, created_at, lease_until, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5, {NOW_MS}, {NOW_MS} + ?6, {NOW_MS} + ?7) \
+             ON CONFLICT (scope, key) DO NOTHING"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(claim.scope)
+            .bind(claim.key)
+            .bind(claim.command)
+            .bind(claim.fingerprint)
+            .bind(claim.token)
+            .bind(millis(claim.lease))
+            .bind(millis(claim.retention))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fetch_key(&self, scope: &str, key: &str) -> Result<Option<KeyRow>> {
+        let sql = format!(
+            "SELECT command, fingerprint, state, token, result, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', created_at / 1000.0, 'unixepoch') AS first_used, \
+             lease_until < {NOW_MS} AS lease_over, expires_at < {NOW_MS} AS expired \
+             FROM idempotency_keys WHERE scope = ? AND key = ?"
+        );
+        // From the writer: the reader pool may not see a claim committed a moment ago.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.map(|row| {
+            let state: String = row.try_get("state")?;
+            Ok(KeyRow {
+                token: row.try_get("token")?,
+                expired: row.try_get("expired")?,
+                stored: StoredKey {
+                    command: row.try_get("command")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    state: KeyState::parse(&state).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown idempotency key state {state}"))
+                    })?,
+                    result: json_from(row.try_get("result")?)?,
+                    first_used_at: row.try_get("first_used")?,
+                    lease_expired: row.try_get("lease_over")?,
+                },
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_key(&self, scope: &str, key: &str, token: &str) -> Result<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND token = ?")
+            .bind(scope)
+            .bind(key)
+            .bind(token)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_over_key(&self, claim: &KeyClaim<'_>, old_token: &str) -> Result<bool> {
+        let sql = format!(
+            "UPDATE idempotency_keys SET command = ?1, fingerprint = ?2, token = ?3, \
+             created_at = {NOW_MS}, lease_until = {NOW_MS} + ?4, expires_at = {NOW_MS} + ?5 \
+             WHERE scope = ?6 AND key = ?7 AND token = ?8 AND state = 'running'"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(claim.command)
+            .bind(claim.fingerprint)
+            .bind(claim.token)
+            .bind(millis(claim.lease))
+            .bind(millis(claim.retention))
+            .bind(claim.scope)
+            .bind(claim.key)
+            .bind(old_token)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn claim_key(&self, claim: &KeyClaim<'_>) -> Result<Claimed> {
+        claim_with(self, claim).await
+    }
+
+    async fn finish_key(
+        &self,
+        scope: &str,
+        key: &str,
+        token: &str,
+        result: &Value,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET state = 'done', result = ? \
+             WHERE scope = ? AND key = ? AND token = ?",
+        )
+        .bind(result.to_string())
+        .bind(scope)
+        .bind(key)
+        .bind(token)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_key(&self, scope: &str, key: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys \
+             WHERE scope = ? AND key = ? AND token = ? AND state = 'running'",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(token)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn prune_keys(&self, limit: u32) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
+             WHERE expires_at < {NOW_MS} AND (state = 'done' OR lease_until < {NOW_MS}) LIMIT ?)"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

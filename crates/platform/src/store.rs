@@ -53,6 +53,15 @@ pub trait StoreTx: StoreRead {
     async fn delete_token(&self, node: &str, path: &str) -> Result<bool>;
     async fn record(&self, entry: &NewHistory) -> Result<()>;
     async fn emit(&self, event: &NewEvent) -> Result<()>;
+    /// The change number of the node's last write (0 when it does not exist), held until the
+    /// transaction ends so no other write slips in between a check and the write.
+    async fn lock_node_revision(&self, id: &str) -> Result<i64>;
+    /// The change number of the last write of the node's own entry for `path` (0 when it has
+    /// none), held like [`StoreTx::lock_node_revision`].
+    async fn lock_token_revision(&self, node: &str, path: &str) -> Result<i64>;
+    /// Marks the idempotency key `token` holds as committed, in this transaction; false when the
+    /// claim is no longer `token`'s (its lease ran out and another request took it over).
+    async fn seal_key(&self, scope: &str, key: &str, token: &str) -> Result<bool>;
     /// Commits and returns the committed events; dropping the transaction instead rolls back.
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)>;
 }

@@ -1,10 +1,12 @@
 //! The Store conformance suite. Every adapter must pass the same checks; the SQLite adapter runs
 //! them here, and later adapters call `conformance::run` with their own store.
 
+use std::time::Duration;
+
 use serde_json::json;
 use tinct_platform::{
-    NewEvent, NewHistory, NewNode, PgStore, SqliteStore, Store, StoreError, StoreRead, TokenKind,
-    TokenRecord,
+    Claimed, IdempotencyStore, KeyClaim, KeyState, NewEvent, NewHistory, NewNode, PgStore,
+    SqliteStore, Store, StoreError, StoreRead, TokenKind, TokenRecord,
 };
 
 mod conformance {
@@ -38,6 +40,277 @@ mod conformance {
         history_and_events(store).await;
         duplicate_keys_are_reported(store).await;
         delete_removes_nodes_and_tokens(store).await;
+        revisions_follow_writes(store).await;
+    }
+
+    /// The idempotency-key port, on the same database as `store`.
+    pub async fn keys(store: &dyn Store, keys: &dyn IdempotencyStore) {
+        claims_replays_and_scopes(keys).await;
+        seal_commits_with_the_change(store, keys).await;
+        dead_claims_are_taken_over(store, keys).await;
+        expired_keys_free_and_prune(keys).await;
+    }
+
+    async fn revisions_follow_writes(store: &dyn Store) {
+        let tx = store.begin().await.unwrap();
+        assert_eq!(tx.lock_node_revision("rev").await.unwrap(), 0, "absent");
+        tx.insert_node(&node("rev", None)).await.unwrap();
+        tx.put_token(&define("rev", "color.r", json!("#000")))
+            .await
+            .unwrap();
+        let created: i64 = tx.revision_number().parse().unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.node("rev").await.unwrap().unwrap().revision, created);
+
+        let tx = store.begin().await.unwrap();
+        assert_eq!(tx.lock_node_revision("rev").await.unwrap(), created);
+        assert_eq!(
+            tx.lock_token_revision("rev", "color.r").await.unwrap(),
+            created
+        );
+        assert_eq!(
+            tx.lock_token_revision("rev", "color.none").await.unwrap(),
+            0
+        );
+        tx.update_node("rev", "Renamed", None).await.unwrap();
+        let updated: i64 = tx.revision_number().parse().unwrap();
+        assert!(updated > created);
+        tx.commit().await.unwrap();
+        assert_eq!(store.node("rev").await.unwrap().unwrap().revision, updated);
+
+        // A token write moves the token's revision, not the node's.
+        let tx = store.begin().await.unwrap();
+        tx.put_token(&define("rev", "color.r", json!("#111")))
+            .await
+            .unwrap();
+        let rewritten: i64 = tx.revision_number().parse().unwrap();
+        tx.commit().await.unwrap();
+        let tx = store.begin().await.unwrap();
+        assert_eq!(
+            tx.lock_token_revision("rev", "color.r").await.unwrap(),
+            rewritten
+        );
+        assert_eq!(tx.lock_node_revision("rev").await.unwrap(), updated);
+    }
+
+    fn claim<'a>(
+        scope: &'a str,
+        key: &'a str,
+        fingerprint: &'a str,
+        token: &'a str,
+    ) -> KeyClaim<'a> {
+        KeyClaim {
+            scope,
+            key,
+            command: "node.create",
+            fingerprint,
+            token,
+            lease: Duration::from_secs(60),
+            retention: Duration::from_secs(3600),
+        }
+    }
+
+    fn existing(claimed: Claimed) -> tinct_platform::StoredKey {
+        match claimed {
+            Claimed::Existing(stored) => stored,
+            Claimed::Acquired => panic!("expected an existing key, got the claim"),
+        }
+    }
+
+    async fn claims_replays_and_scopes(keys: &dyn IdempotencyStore) {
+        let first = claim("ana", "k1", "f1", "t1");
+        assert_eq!(keys.claim_key(&first).await.unwrap(), Claimed::Acquired);
+        let running = existing(
+            keys.claim_key(&claim("ana", "k1", "f1", "t2"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(running.state, KeyState::Running);
+        assert!(!running.lease_expired);
+        assert_eq!(running.fingerprint, "f1");
+        assert_eq!(running.command, "node.create");
+        assert!(
+            running.first_used_at.ends_with('Z'),
+            "{}",
+            running.first_used_at
+        );
+        // Another actor's key of the same name is another key.
+        assert_eq!(
+            keys.claim_key(&claim("bob", "k1", "f9", "t3"))
+                .await
+                .unwrap(),
+            Claimed::Acquired
+        );
+        assert!(
+            !keys.finish_key("ana", "k1", "t2", &json!(1)).await.unwrap(),
+            "not the holder"
+        );
+        let result = json!({"outcome": {"data": {"id": "x"}}, "revision": "7"});
+        assert!(keys.finish_key("ana", "k1", "t1", &result).await.unwrap());
+        let done = existing(
+            keys.claim_key(&claim("ana", "k1", "f2", "t4"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(done.state, KeyState::Done);
+        assert_eq!(done.result, Some(result));
+        assert_eq!(
+            done.fingerprint, "f1",
+            "the first request's fingerprint is kept"
+        );
+        // A released claim runs again; a finished one cannot be released.
+        assert!(!keys.release_key("ana", "k1", "t1").await.unwrap());
+        assert!(keys.release_key("bob", "k1", "t3").await.unwrap());
+        assert_eq!(
+            keys.claim_key(&claim("bob", "k1", "f9", "t5"))
+                .await
+                .unwrap(),
+            Claimed::Acquired
+        );
+    }
+
+    async fn seal_commits_with_the_change(store: &dyn Store, keys: &dyn IdempotencyStore) {
+        assert_eq!(
+            keys.claim_key(&claim("ana", "k2", "f", "t1"))
+                .await
+                .unwrap(),
+            Claimed::Acquired
+        );
+        // A seal rolled back leaves the claim running.
+        {
+            let tx = store.begin().await.unwrap();
+            assert!(tx.seal_key("ana", "k2", "t1").await.unwrap());
+        }
+        let tx = store.begin().await.unwrap();
+        assert!(
+            !tx.seal_key("ana", "k2", "other").await.unwrap(),
+            "not the holder"
+        );
+        assert!(tx.seal_key("ana", "k2", "t1").await.unwrap());
+        tx.commit().await.unwrap();
+        let sealed = existing(
+            keys.claim_key(&claim("ana", "k2", "f", "t2"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(sealed.state, KeyState::Committed);
+        assert!(
+            !keys.release_key("ana", "k2", "t1").await.unwrap(),
+            "a committed change keeps its key"
+        );
+        assert!(
+            keys.finish_key("ana", "k2", "t1", &json!({"ok": 1}))
+                .await
+                .unwrap()
+        );
+    }
+
+    /// Waits (bounded) until a claim with a zero lease counts as expired, then claims it.
+    async fn claim_when_expired(keys: &dyn IdempotencyStore, c: &KeyClaim<'_>) -> Claimed {
+        for _ in 0..500 {
+            let claimed = keys.claim_key(c).await.unwrap();
+            match &claimed {
+                Claimed::Existing(s) if !s.lease_expired && s.state != KeyState::Done => {}
+                _ => return claimed,
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("the lease never ran out");
+    }
+
+    async fn dead_claims_are_taken_over(store: &dyn Store, keys: &dyn IdempotencyStore) {
+        let dead = KeyClaim {
+            lease: Duration::ZERO,
+            ..claim("ana", "k3", "f", "dead")
+        };
+        assert_eq!(keys.claim_key(&dead).await.unwrap(), Claimed::Acquired);
+        let taken = claim_when_expired(keys, &claim("ana", "k3", "f", "alive")).await;
+        assert_eq!(
+            taken,
+            Claimed::Acquired,
+            "a running claim past its lease is taken over"
+        );
+        // The old holder can no longer commit with the key.
+        let tx = store.begin().await.unwrap();
+        assert!(!tx.seal_key("ana", "k3", "dead").await.unwrap());
+        drop(tx);
+        assert!(
+            !keys
+                .finish_key("ana", "k3", "dead", &json!(0))
+                .await
+                .unwrap()
+        );
+        // A committed claim past its lease is never taken over: the change happened.
+        let sealing = KeyClaim {
+            lease: Duration::ZERO,
+            ..claim("ana", "k4", "f", "s1")
+        };
+        assert_eq!(keys.claim_key(&sealing).await.unwrap(), Claimed::Acquired);
+        let tx = store.begin().await.unwrap();
+        assert!(tx.seal_key("ana", "k4", "s1").await.unwrap());
+        tx.commit().await.unwrap();
+        let after = claim_when_expired(keys, &claim("ana", "k4", "f", "s2")).await;
+        let after = existing(after);
+        assert_eq!(after.state, KeyState::Committed);
+        assert!(after.lease_expired);
+    }
+
+    async fn expired_keys_free_and_prune(keys: &dyn IdempotencyStore) {
+        let short = KeyClaim {
+            retention: Duration::ZERO,
+            ..claim("ana", "k5", "f", "t1")
+        };
+        assert_eq!(keys.claim_key(&short).await.unwrap(), Claimed::Acquired);
+        assert!(keys.finish_key("ana", "k5", "t1", &json!(1)).await.unwrap());
+        // Past its retention the key is free again, even for another request.
+        let mut reused = None;
+        for _ in 0..500 {
+            match keys
+                .claim_key(&claim("ana", "k5", "other", "t2"))
+                .await
+                .unwrap()
+            {
+                Claimed::Acquired => {
+                    reused = Some(());
+                    break;
+                }
+                Claimed::Existing(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+            }
+        }
+        assert!(reused.is_some(), "an expired key is never freed");
+        // Pruning takes expired results and never a live key.
+        let gone = KeyClaim {
+            retention: Duration::ZERO,
+            ..claim("ana", "k6", "f", "t1")
+        };
+        assert_eq!(keys.claim_key(&gone).await.unwrap(), Claimed::Acquired);
+        assert!(keys.finish_key("ana", "k6", "t1", &json!(1)).await.unwrap());
+        let mut pruned = 0;
+        for _ in 0..500 {
+            pruned += keys.prune_keys(100).await.unwrap();
+            if pruned > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(pruned >= 1);
+        let live = existing(
+            keys.claim_key(&claim("ana", "k1", "f1", "t9"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            live.state,
+            KeyState::Done,
+            "a key within its retention stays"
+        );
+        assert_eq!(
+            keys.claim_key(&claim("ana", "k6", "f", "t2"))
+                .await
+                .unwrap(),
+            Claimed::Acquired,
+            "the pruned key is free"
+        );
     }
 
     async fn commit_makes_writes_visible_and_advances_revision(store: &dyn Store) {
@@ -223,6 +496,7 @@ async fn sqlite_store_passes_the_conformance_suite() {
         .await
         .unwrap();
     conformance::run(&store).await;
+    conformance::keys(&store, &store).await;
 }
 
 #[tokio::test]
@@ -230,6 +504,7 @@ async fn postgres_store_passes_the_conformance_suite() {
     let pg = tinct_testkit::Postgres::start();
     let store = PgStore::open_primary(&pg.url(), 4).await.unwrap();
     conformance::run(&store).await;
+    conformance::keys(&store, &store).await;
     // A second instance starting against the migrated database applies nothing and works.
     let again = PgStore::open_primary(&pg.url(), 2).await.unwrap();
     assert!(again.node("root").await.unwrap().is_some());
@@ -264,4 +539,73 @@ async fn an_unusable_path_is_reported_not_panicked() {
         .err()
         .expect("must fail");
     assert!(!err.to_string().is_empty());
+}
+
+/// On PostgreSQL (READ COMMITTED, many writers at once) a revision check holds its target: a
+/// second check of the same token waits for the first transaction and then sees its write.
+#[tokio::test]
+async fn postgres_revision_checks_wait_for_the_writer_of_the_target() {
+    let pg = tinct_testkit::Postgres::start();
+    let store = std::sync::Arc::new(PgStore::open_primary(&pg.url(), 4).await.unwrap());
+    let tx = store.begin().await.unwrap();
+    tx.insert_node(&NewNode {
+        id: "n".into(),
+        parent: None,
+        name: "N".into(),
+        description: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for path in ["color.present", "color.absent"] {
+        if path == "color.present" {
+            let tx = store.begin().await.unwrap();
+            tx.put_token(&token("n", path, "#000")).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let first = store.begin().await.unwrap();
+        let seen = first.lock_token_revision("n", path).await.unwrap();
+        let other = std::sync::Arc::clone(&store);
+        let second = tokio::spawn(async move {
+            let tx = other.begin().await.unwrap();
+            tx.lock_token_revision("n", path).await.unwrap()
+        });
+        // Wait until the second check is blocked on the first transaction.
+        let mut waiting = false;
+        for _ in 0..500 {
+            if pg
+                .sql("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                .trim()
+                != "0"
+            {
+                waiting = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            waiting,
+            "the second check on {path} never waited for the first"
+        );
+        first.put_token(&token("n", path, "#fff")).await.unwrap();
+        let written: i64 = first.revision_number().parse().unwrap();
+        first.commit().await.unwrap();
+        let after = second.await.unwrap();
+        assert_ne!(after, seen);
+        assert_eq!(
+            after, written,
+            "{path}: the second check saw the first write"
+        );
+    }
+}
+
+fn token(node: &str, path: &str, value: &str) -> TokenRecord {
+    TokenRecord {
+        node: node.to_owned(),
+        path: path.to_owned(),
+        kind: TokenKind::Define,
+        token_type: Some("color".to_owned()),
+        value: json!(value),
+        description: None,
+    }
 }

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tinct_command::Registry;
-use tinct_command::middleware::{Authorize, CommandCache, CommandMetrics, ValidateInput};
+use tinct_command::middleware::{
+    Authorize, CommandCache, CommandMetrics, Idempotency, ValidateInput,
+};
 use tinct_platform::{
-    Bus, Cache, EventFeed, FeedHandle, LocalBus, LocalCache, PgBus, RedisBus, RedisCache,
-    ReplicatedStore, SqliteStore, Store, StoreError,
+    Bus, Cache, EventFeed, FeedHandle, IdempotencyStore, LocalBus, LocalCache, PgBus, PgStore,
+    RedisBus, RedisCache, ReplicatedStore, SqliteStore, Store, StoreError,
 };
 use tokio::task::JoinHandle;
 
@@ -74,7 +76,7 @@ impl App {
     pub async fn open(config: Config) -> Result<App, StartError> {
         // Before anything connects: a bad key is a configuration error, not a runtime one.
         let authenticator = crate::auth::authenticator(&config)?;
-        let store = open_store(&config).await?;
+        let (store, keys) = open_store(&config).await?;
         let instance = config.instance_name();
         let bus = open_bus(&config, &instance).await?;
         // Without a bus, other processes on the same SQLite file are only seen by polling.
@@ -107,6 +109,10 @@ impl App {
             .middleware(metrics.clone())
             .middleware(Arc::new(Authorize::new(config.auth, authenticator)))
             .middleware(Arc::new(ValidateInput))
+            .middleware(Arc::new(Idempotency::new(
+                keys,
+                Duration::from_secs(config.idempotency_retention_secs),
+            )))
             .middleware(Arc::new(CommandCache::new(cache.clone())));
         let defs = [
             commands::node::defs(&services),
@@ -181,7 +187,10 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+/// The store, and where idempotency keys live: with the data, on the primary.
+async fn open_store(
+    config: &Config,
+) -> Result<(Arc<dyn Store>, Arc<dyn IdempotencyStore>), StartError> {
     let store = match &config.database_url {
         Some(url) if url.starts_with("sqlite:") => {
             SqliteStore::open_url(url)
@@ -203,7 +212,14 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 location: tinct_platform::redact_url(url),
                 source,
             })?;
-            return Ok(Arc::new(store));
+            // A small pool of its own on the primary (the replicated store keeps its primary).
+            let keys = PgStore::open_lazy(url, config.pool_size.clamp(1, 4)).map_err(|source| {
+                StartError::Store {
+                    location: tinct_platform::redact_url(url),
+                    source,
+                }
+            })?;
+            return Ok((Arc::new(store), Arc::new(keys)));
         }
         Some(url) => {
             return Err(StartError::UnsupportedDatabase(tinct_platform::redact_url(
@@ -224,5 +240,6 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 })?
         }
     };
-    Ok(Arc::new(store))
+    let store = Arc::new(store);
+    Ok((store.clone(), store))
 }

@@ -45,6 +45,9 @@ pub struct Config {
     pub cache_ttl_secs: u64,
     /// Deadline for one REST request, seconds.
     pub request_timeout_secs: u64,
+    /// How long an idempotency key and its stored result are kept, seconds: a retry with the key
+    /// within this time gets the first result; later, the key is free again.
+    pub idempotency_retention_secs: u64,
     /// Which surfaces `tinct serve` offers: any of `rest`, `ws`, `web`, `mcp` (a list, or
     /// comma-separated text). Lets REST and MCP instances be deployed and scaled apart.
     #[serde(deserialize_with = "list_or_csv")]
@@ -134,6 +137,7 @@ impl Default for Config {
             cache_entries: 10_000,
             cache_ttl_secs: 300,
             request_timeout_secs: 30,
+            idempotency_retention_secs: 24 * 60 * 60,
             surfaces: SURFACES.iter().map(|s| (*s).to_owned()).collect(),
             mcp_timeout_secs: 300,
             mcp_allowed_hosts: ["localhost", "127.0.0.1", "::1"]

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::Value;
-use tinct_command::{CommandError, Context};
+use serde_json::{Value, json};
+use tinct_command::{CommandError, Context, ErrorCode};
 use tinct_platform::{Bus, Cache, EventFeed, NewEvent, NewHistory, Store, StoreRead, StoreTx};
 
 use crate::errors::from_store;
@@ -69,9 +69,73 @@ impl Services {
         .map_err(from_store)
     }
 
+    /// `expectedRevision` against the node's revision, inside the write transaction (which holds
+    /// the node until it ends). No-op when the caller sent none.
+    pub async fn expect_node(
+        &self,
+        tx: &dyn StoreTx,
+        ctx: &Context,
+        id: &str,
+    ) -> Result<(), CommandError> {
+        let Some(expected) = ctx.expected_revision else {
+            return Ok(());
+        };
+        let current = tx.lock_node_revision(id).await.map_err(from_store)?;
+        ctx.mark_revision_checked();
+        compare(expected, current, &format!("node '{id}'"), "node.get")
+    }
+
+    /// `expectedRevision` against the revision of the node's own entry for `path`, like
+    /// [`Services::expect_node`].
+    pub async fn expect_token(
+        &self,
+        tx: &dyn StoreTx,
+        ctx: &Context,
+        node: &str,
+        path: &str,
+    ) -> Result<(), CommandError> {
+        let Some(expected) = ctx.expected_revision else {
+            return Ok(());
+        };
+        let current = tx
+            .lock_token_revision(node, path)
+            .await
+            .map_err(from_store)?;
+        ctx.mark_revision_checked();
+        compare(
+            expected,
+            current,
+            &format!("token {path} on node '{node}'"),
+            "token.history",
+        )
+    }
+
     /// Commits, hands the revision to the envelope, and wakes this instance's event feed and the
-    /// other instances.
+    /// other instances. A call that holds an idempotency key seals it in the same transaction.
     pub async fn commit(&self, tx: Box<dyn StoreTx>, ctx: &Context) -> Result<(), CommandError> {
+        if ctx.expected_revision.is_some() && !ctx.revision_checked() {
+            return Err(CommandError::validation(
+                "this command does not take expectedRevision; nothing was changed",
+            )
+            .suggest("Leave expectedRevision out; node.* and token.* changes take it.")
+            .details(json!({"field": "expectedRevision"})));
+        }
+        if let Some(hold) = &ctx.idempotency {
+            let ours = tx
+                .seal_key(&hold.scope, &hold.key, &hold.token)
+                .await
+                .map_err(from_store)?;
+            if !ours {
+                return Err(CommandError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "this request outlived its claim on idempotency key '{}' and another request with the key took over; nothing was changed",
+                        hold.key
+                    ),
+                )
+                .suggest("Retry with the same key: you get the other request's result."));
+            }
+        }
         let (revision, events) = tx.commit().await.map_err(from_store)?;
         ctx.set_revision(revision);
         if let Some(seq) = events.iter().map(|e| e.seq).max() {
@@ -83,4 +147,28 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// The change number a transaction writes (what `revision` on nodes, tokens and history shows).
+pub fn change_number(tx: &dyn StoreTx) -> i64 {
+    tx.revision_number().parse().unwrap_or(0)
+}
+
+fn compare(expected: u64, current: i64, target: &str, read_with: &str) -> Result<(), CommandError> {
+    if i64::try_from(expected).ok() == Some(current) {
+        return Ok(());
+    }
+    let now = if current == 0 {
+        "does not exist (revision 0)".to_owned()
+    } else {
+        format!("is at revision {current}")
+    };
+    Err(CommandError::new(
+        ErrorCode::Conflict,
+        format!("{target} {now}, not at the expected revision {expected}: it changed since it was read; nothing was changed"),
+    )
+    .suggest(format!(
+        "Re-read it ({read_with}), then retry with expectedRevision {current} if the change still applies."
+    ))
+    .details(json!({"expectedRevision": expected, "currentRevision": current})))
 }

@@ -18,6 +18,9 @@ pub struct NodeView {
     pub description: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The change number of the node's last write; send it back as `expectedRevision` so a
+    /// change is refused if someone else changed the node meanwhile.
+    pub revision: i64,
 }
 
 impl From<Node> for NodeView {
@@ -29,6 +32,7 @@ impl From<Node> for NodeView {
             description: n.description,
             created_at: n.created_at,
             updated_at: n.updated_at,
+            revision: n.revision,
         }
     }
 }

@@ -5,6 +5,7 @@
 mod authorize;
 mod cache;
 mod command_metrics;
+mod idempotency;
 mod validate;
 
 use std::sync::Arc;
@@ -15,6 +16,10 @@ use serde_json::Value;
 pub use authorize::Authorize;
 pub use cache::CommandCache;
 pub use command_metrics::{CommandMetrics, CommandSummary, CommandTotals, ErrorTotals};
+pub use idempotency::{
+    EXPECTED_REVISION_FIELD, IDEMPOTENCY_KEY_FIELD, Idempotency, KeyHold, REPLAY_WARNING,
+    augment_schema,
+};
 pub use validate::ValidateInput;
 
 use crate::context::Context;

@@ -212,6 +212,7 @@ async fn create(s: &Services, i: CreateIn, ctx: Context) -> Result<NodeView, Com
     let name = i.name.unwrap_or_else(|| i.id.clone());
     validate_name(&name)?;
     let tx = s.begin().await?;
+    s.expect_node(tx.as_ref(), &ctx, &i.id).await?;
     if tx.node(&i.id).await.map_err(from_store)?.is_some() {
         return Err(CommandError::new(
             ErrorCode::AlreadyExists,
@@ -283,6 +284,7 @@ async fn update(s: &Services, i: UpdateIn, ctx: Context) -> Result<NodeView, Com
             .suggest("Pass `name` and/or `description`."));
     }
     let tx = s.begin().await?;
+    s.expect_node(tx.as_ref(), &ctx, &i.id).await?;
     let before = require_node(tx.as_ref(), &i.id).await?;
     let name = i.name.unwrap_or_else(|| before.name.clone());
     validate_name(&name)?;
@@ -312,6 +314,7 @@ async fn update(s: &Services, i: UpdateIn, ctx: Context) -> Result<NodeView, Com
 
 async fn delete(s: &Services, i: DeleteIn, ctx: Context) -> Result<DeleteOut, CommandError> {
     let tx = s.begin().await?;
+    s.expect_node(tx.as_ref(), &ctx, &i.id).await?;
     require_node(tx.as_ref(), &i.id).await?;
     let subtree = tx.subtree(&i.id).await.map_err(from_store)?;
     if subtree.len() > 1 && !i.cascade {

@@ -15,7 +15,7 @@ use tinct_platform::{StoreTx, TokenKind, TokenRecord};
 
 use super::TOKEN_READS;
 use crate::errors::from_store;
-use crate::services::{Change, Services};
+use crate::services::{Change, Services, change_number};
 use crate::tree::{check_subtree, layers, node_not_found};
 use crate::views::HistoryView;
 
@@ -82,6 +82,9 @@ pub struct TokenView {
     pub value: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The change number of this write; send it back as `expectedRevision` so a later change is
+    /// refused if someone else changed the entry meanwhile.
+    pub revision: i64,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -251,7 +254,7 @@ async fn node_layers(tx: &dyn StoreTx, node: &str) -> Result<Vec<Layer>, Command
     layers(tx, node).await
 }
 
-fn view(record: &TokenRecord, token_type: TokenType) -> TokenView {
+fn view(record: &TokenRecord, token_type: TokenType, revision: i64) -> TokenView {
     TokenView {
         node: record.node.clone(),
         path: record.path.clone(),
@@ -259,6 +262,7 @@ fn view(record: &TokenRecord, token_type: TokenType) -> TokenView {
         token_type: token_type.as_str().to_owned(),
         value: record.value.clone(),
         description: record.description.clone(),
+        revision,
     }
 }
 
@@ -267,6 +271,7 @@ async fn add(s: &Services, i: AddIn, ctx: Context) -> Result<TokenView, CommandE
     let ty = parse_type(&i.token_type)?;
     check_value(ty, &i.value)?;
     let tx = s.begin().await?;
+    s.expect_token(tx.as_ref(), &ctx, &i.node, &i.path).await?;
     let layers = node_layers(tx.as_ref(), &i.node).await?;
     let own = layers.last().and_then(|l| l.entries.get(&i.path));
     let conflict = match own {
@@ -316,8 +321,9 @@ async fn add(s: &Services, i: AddIn, ctx: Context) -> Result<TokenView, CommandE
         },
     )
     .await?;
+    let revision = change_number(tx.as_ref());
     s.commit(tx, &ctx).await?;
-    Ok(view(&record, ty))
+    Ok(view(&record, ty, revision))
 }
 
 async fn update(s: &Services, i: UpdateIn, ctx: Context) -> Result<TokenView, CommandError> {
@@ -327,6 +333,7 @@ async fn update(s: &Services, i: UpdateIn, ctx: Context) -> Result<TokenView, Co
     }
     check_path(&i.path)?;
     let tx = s.begin().await?;
+    s.expect_token(tx.as_ref(), &ctx, &i.node, &i.path).await?;
     let layers = node_layers(tx.as_ref(), &i.node).await?;
     let Some(Entry::Define {
         token_type,
@@ -365,8 +372,9 @@ async fn update(s: &Services, i: UpdateIn, ctx: Context) -> Result<TokenView, Co
         },
     )
     .await?;
+    let revision = change_number(tx.as_ref());
     s.commit(tx, &ctx).await?;
-    Ok(view(&record, ty))
+    Ok(view(&record, ty, revision))
 }
 
 fn not_defined_here(layers: &[Layer], node: &str, path: &str) -> CommandError {
@@ -405,6 +413,7 @@ async fn override_token(
 ) -> Result<TokenView, CommandError> {
     check_path(&i.path)?;
     let tx = s.begin().await?;
+    s.expect_token(tx.as_ref(), &ctx, &i.node, &i.path).await?;
     let layers = node_layers(tx.as_ref(), &i.node).await?;
     let own = layers.last().and_then(|l| l.entries.get(&i.path)).cloned();
     if let Some(Entry::Define { .. }) = own {
@@ -459,13 +468,15 @@ async fn override_token(
         },
     )
     .await?;
+    let revision = change_number(tx.as_ref());
     s.commit(tx, &ctx).await?;
-    Ok(view(&record, ty))
+    Ok(view(&record, ty, revision))
 }
 
 async fn remove(s: &Services, i: PathIn, ctx: Context) -> Result<RemovedOut, CommandError> {
     check_path(&i.path)?;
     let tx = s.begin().await?;
+    s.expect_token(tx.as_ref(), &ctx, &i.node, &i.path).await?;
     let layers = node_layers(tx.as_ref(), &i.node).await?;
     let Some(Entry::Define { value, .. }) = layers.last().and_then(|l| l.entries.get(&i.path))
     else {
@@ -513,6 +524,7 @@ async fn drop_entry(
 async fn reset(s: &Services, i: PathIn, ctx: Context) -> Result<RemovedOut, CommandError> {
     check_path(&i.path)?;
     let tx = s.begin().await?;
+    s.expect_token(tx.as_ref(), &ctx, &i.node, &i.path).await?;
     let layers = node_layers(tx.as_ref(), &i.node).await?;
     let Some(Entry::Override { value }) = layers.last().and_then(|l| l.entries.get(&i.path)) else {
         let hint = match layers.last().and_then(|l| l.entries.get(&i.path)) {

@@ -36,6 +36,12 @@ pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Respon
     let ctx = Context::new(Surface::Rest)
         .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
         .with_credential(credential(headers))
+        // Unreadable bytes become a key the idempotency middleware refuses, not a missing key.
+        .with_idempotency_key(
+            headers
+                .get("idempotency-key")
+                .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned()),
+        )
         .with_deadline(Some(Instant::now() + state.request_timeout));
     match consistency(headers) {
         Ok(token) => Ok(ctx.with_consistency(token)),
@@ -91,6 +97,13 @@ pub fn envelope(result: CommandResult) -> Response {
     insert(&mut headers, TRACE_HEADER, &result.metadata.trace_id);
     if let Some(revision) = &result.metadata.revision {
         insert(&mut headers, CONSISTENCY_HEADER, revision);
+    }
+    if result
+        .warnings
+        .iter()
+        .any(|w| w.starts_with(tinct_command::middleware::REPLAY_WARNING))
+    {
+        insert(&mut headers, "idempotent-replayed", "true");
     }
     (status, headers, Json(result)).into_response()
 }
