@@ -225,6 +225,48 @@ async fn a_replayed_key_returns_the_first_result_and_creates_nothing() {
     .refused(400, "VALIDATION_ERROR");
 }
 
+/// Batch items carry their own keys; a replayed batch runs none of its keyed items again.
+#[tokio::test]
+async fn batch_items_take_their_own_keys() {
+    let server = TinctServer::start(Path::new(BIN));
+    let base = server.url.as_str();
+    let batch = json!({"items": [
+        {"command": "node.create", "input": {"id": "b1", "idempotencyKey": "batch-b1"}},
+        {"command": "node.create", "input": {"id": "b2", "idempotencyKey": "batch-b2"}},
+    ]});
+    let send = || async {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/batch"))
+            .json(&batch)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let first = send().await;
+    assert_eq!(first["success"], true, "{first}");
+    let again = send().await;
+    assert_eq!(
+        again["success"], true,
+        "a replay, not ALREADY_EXISTS: {again}"
+    );
+    for (one, two) in first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(again["results"].as_array().unwrap())
+    {
+        assert_eq!(one["data"], two["data"]);
+        assert!(
+            two["warnings"].to_string().contains("idempotent replay"),
+            "{two}"
+        );
+    }
+    assert_eq!(node_count(base).await, 2);
+}
+
 #[tokio::test]
 async fn bad_keys_are_refused_and_change_nothing() {
     let server = TinctServer::start(Path::new(BIN));
@@ -709,4 +751,108 @@ async fn keys_and_revisions_hold_across_instances_on_postgres() {
     // Read where the write was made (A's cache learns of it through the bus, a moment later).
     let now = post(&b, "node.get", json!({"id": "acme"}), None).await;
     assert_eq!(now.ok()["name"], "By B");
+}
+
+/// MCP over HTTP: tools list both fields, and take them as arguments.
+#[tokio::test]
+async fn mcp_tools_take_both_fields() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::StreamableHttpClientTransport;
+
+    let server = TinctServer::start(Path::new(BIN));
+    let transport = StreamableHttpClientTransport::from_uri(format!("{}/mcp", server.url));
+    let client = ().serve(transport).await.expect("MCP handshake over HTTP");
+    let tools = client.list_all_tools().await.unwrap();
+    let create = tools.iter().find(|t| t.name == "node.create").unwrap();
+    assert!(create.input_schema["properties"]["idempotencyKey"].is_object());
+    assert!(create.input_schema["properties"]["expectedRevision"].is_object());
+    let call = |args: Value| {
+        let params = CallToolRequestParams::new("node.create")
+            .with_arguments(args.as_object().cloned().unwrap_or_default());
+        client.call_tool(params)
+    };
+    let first = call(json!({"id": "m", "idempotencyKey": "mcp-1"}))
+        .await
+        .unwrap();
+    assert_eq!(first.is_error, Some(false), "{first:?}");
+    let again = call(json!({"id": "m", "idempotencyKey": "mcp-1"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.is_error,
+        Some(false),
+        "a replay, not ALREADY_EXISTS: {again:?}"
+    );
+    let envelope = again.structured_content.unwrap();
+    assert_eq!(envelope["data"], first.structured_content.unwrap()["data"]);
+    assert!(
+        envelope["warnings"]
+            .to_string()
+            .contains("idempotent replay"),
+        "{envelope}"
+    );
+    let stale = call(json!({"id": "m2", "expectedRevision": 3}))
+        .await
+        .unwrap();
+    assert_eq!(stale.is_error, Some(true));
+    assert_eq!(
+        stale.structured_content.unwrap()["error"]["code"],
+        "CONFLICT"
+    );
+    assert_eq!(node_count(&server.url).await, 1);
+}
+
+/// Keys belong to the caller (the token's subject): another caller's key of the same name is
+/// another key, and never replays someone else's result.
+#[tokio::test]
+async fn keys_are_per_caller() {
+    const SECRET: &str = "idempotency-test-secret-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let mint = |sub: &str| {
+        let out = tinct_command(Path::new(BIN), dir.path())
+            .args([
+                "auth",
+                "token",
+                "--sub",
+                sub,
+                "--scopes",
+                "tokens:read,tokens:write",
+            ])
+            .env("TINCT_AUTH_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (ana, bob) = (mint("ana"), mint("bob"));
+    let server = TinctServer::start_in(
+        Path::new(BIN),
+        dir.path(),
+        &[("TINCT_AUTH", "closed"), ("TINCT_AUTH_SECRET", SECRET)],
+    );
+    let post_as = |token: &str, key: &str, input: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/v1/commands/node.create", server.url))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&input)
+            .send()
+    };
+    let first = post_as(&ana, "k1", json!({"id": "by-ana"})).await.unwrap();
+    assert_eq!(first.status(), 200);
+    // Bob's copy of Ana's request under her key name is not a replay of her result: it runs.
+    let copy = post_as(&bob, "k1", json!({"id": "by-ana"})).await.unwrap();
+    assert!(copy.headers().get("idempotent-replayed").is_none());
+    let envelope: Value = copy.json().await.unwrap();
+    assert_eq!(envelope["error"]["code"], "ALREADY_EXISTS", "{envelope}");
+    // Different requests under one key name, one per caller: both run.
+    let ana2 = post_as(&ana, "k2", json!({"id": "ana-2"})).await.unwrap();
+    assert_eq!(ana2.status(), 200);
+    let bob2 = post_as(&bob, "k2", json!({"id": "bob-2"})).await.unwrap();
+    assert_eq!(bob2.status(), 200);
+    assert!(bob2.headers().get("idempotent-replayed").is_none());
+    let again = post_as(&ana, "k1", json!({"id": "by-ana"})).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
 }

@@ -551,11 +551,12 @@ impl StoreTx for PgTx {
 
     async fn lock_node_revision(&self, id: &str) -> Result<i64> {
         let mut tx = self.conn().await?;
-        // The advisory lock covers a node that does not exist yet (nothing to lock FOR UPDATE);
-        // FOR UPDATE waits for any writer of the row and then reads its committed revision.
+        // The advisory lock covers a node that does not exist yet (no row to lock); the row lock
+        // waits for any writer of the node and then reads its committed revision. NO KEY UPDATE,
+        // so token writes under the node (their foreign-key check) do not queue behind it.
         lock_key(&mut tx, &format!("node\u{1f}{id}")).await?;
         let revision: Option<i64> =
-            sqlx::query_scalar("SELECT revision FROM nodes WHERE id = $1 FOR UPDATE")
+            sqlx::query_scalar("SELECT revision FROM nodes WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(id)
                 .fetch_optional(&mut **tx)
                 .await?;

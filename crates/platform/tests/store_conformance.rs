@@ -597,6 +597,33 @@ async fn postgres_revision_checks_wait_for_the_writer_of_the_target() {
             "{path}: the second check saw the first write"
         );
     }
+    // The same for a node.
+    let first = store.begin().await.unwrap();
+    let seen = first.lock_node_revision("n").await.unwrap();
+    let other = std::sync::Arc::clone(&store);
+    let second = tokio::spawn(async move {
+        let tx = other.begin().await.unwrap();
+        tx.lock_node_revision("n").await.unwrap()
+    });
+    let mut waiting = false;
+    for _ in 0..500 {
+        if pg
+            .sql("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .trim()
+            != "0"
+        {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(waiting, "the second node check never waited for the first");
+    first.update_node("n", "Renamed", None).await.unwrap();
+    let written: i64 = first.revision_number().parse().unwrap();
+    first.commit().await.unwrap();
+    let after = second.await.unwrap();
+    assert_ne!(after, seen);
+    assert_eq!(after, written, "the second node check saw the first write");
 }
 
 fn token(node: &str, path: &str, value: &str) -> TokenRecord {
