@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credential, Principal};
+use crate::client::ClientAddr;
 use crate::envelope::CacheStatus;
 use crate::middleware::KeyHold;
 
@@ -61,6 +62,9 @@ pub struct Context {
     pub credential: Option<Credential>,
     /// Who the credential proved, set only by the auth middleware.
     principal: Option<Principal>,
+    /// The caller's network address, set by network surfaces (REST, WebSocket, MCP over HTTP);
+    /// the rate limiter keys anonymous callers by it.
+    pub client: Option<ClientAddr>,
     /// An `Idempotency-Key` the transport carried (REST header); the idempotency middleware
     /// checks and applies it, like an `idempotencyKey` input field.
     pub idempotency_key: Option<String>,
@@ -82,6 +86,7 @@ impl Context {
             consistency: None,
             credential: None,
             principal: None,
+            client: None,
             idempotency_key: None,
             expected_revision: None,
             idempotency: None,
@@ -119,6 +124,11 @@ impl Context {
 
     pub fn with_idempotency_key(mut self, key: Option<String>) -> Self {
         self.idempotency_key = key;
+        self
+    }
+
+    pub fn with_client(mut self, client: Option<ClientAddr>) -> Self {
+        self.client = client;
         self
     }
 

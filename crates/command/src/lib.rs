@@ -2,6 +2,7 @@
 //! catalogue and the middleware chain. It knows nothing of HTTP or SQL.
 
 mod auth;
+mod client;
 mod context;
 mod definition;
 mod envelope;
@@ -12,6 +13,7 @@ mod registry;
 pub use auth::{
     ADMIN_SCOPE, AuthMode, Authenticator, Credential, Principal, SCOPES, TokenRejected,
 };
+pub use client::{BadProxy, ClientAddr, TrustedProxies, address_bucket};
 pub use context::{Context, Surface, new_trace_id};
 pub use definition::{CachePolicy, CommandDef, CommandInfo, Example, schema_of};
 pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};

@@ -68,6 +68,10 @@ pub enum StartError {
     BusNeedsPostgres,
     #[error("could not connect the event bus: {0}")]
     Bus(StoreError),
+    #[error("TINCT_LIMITER=redis needs TINCT_REDIS_URL (e.g. redis://127.0.0.1:6379)")]
+    LimiterNeedsRedisUrl,
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Auth(#[from] AuthConfigError),
 }
@@ -108,6 +112,7 @@ impl App {
             .instance(instance)
             .middleware(metrics.clone())
             .middleware(Arc::new(Authorize::new(config.auth, authenticator)))
+            .middleware(Arc::new(rate_limit(&config)?))
             .middleware(Arc::new(ValidateInput))
             .middleware(Arc::new(Idempotency::new(
                 keys,
@@ -242,4 +247,28 @@ async fn open_store(
     };
     let store = Arc::new(store);
     Ok((store.clone(), store))
+}
+
+/// The rate-limit middleware: policies, the limiter that counts (this process, or Redis for the
+/// whole cluster), what to do when it cannot, and whose `X-Forwarded-For` to believe.
+fn rate_limit(config: &Config) -> Result<tinct_command::middleware::RateLimit, StartError> {
+    let limiter: Arc<dyn tinct_platform::Limiter> = match config.limiter {
+        crate::config::LimiterKind::Local => Arc::new(tinct_platform::LocalLimiter::new()),
+        crate::config::LimiterKind::Redis => {
+            let url = config
+                .redis_url
+                .as_deref()
+                .ok_or(StartError::LimiterNeedsRedisUrl)?;
+            Arc::new(
+                tinct_platform::RedisLimiter::new(url)
+                    .map_err(|e| StartError::RedisUrl(e.to_string()))?,
+            )
+        }
+    };
+    Ok(tinct_command::middleware::RateLimit::new(
+        limiter,
+        config.rate_policies()?,
+        config.rate_limit_fail,
+        config.trusted_proxies()?,
+    ))
 }

@@ -33,6 +33,23 @@ pub struct Config {
     /// Wake-ups between instances: `postgres` (LISTEN/NOTIFY; the default on PostgreSQL), `redis`
     /// (pub/sub; needs `redis_url`) or `local` (one process; the default on SQLite).
     pub bus: Option<BusKind>,
+    /// Where rate limits are counted: `local` (each instance counts alone) or `redis` (one
+    /// budget across every instance; needs `redis_url`).
+    pub limiter: LimiterKind,
+    /// Reads each caller (token subject, else client address) may make: `N/s`, `N/min` or
+    /// `N/h`, optionally `burst B` (how many at once; default N), or `off`.
+    pub rate_limit_read: String,
+    /// Changes (mutations) each caller may make; same form as `rate_limit_read`.
+    pub rate_limit_write: String,
+    /// `tokens.export` calls (and export routes) each caller may make; same form.
+    pub rate_limit_export: String,
+    /// When the limiter cannot decide (its Redis is down): `open` lets calls through (a warning
+    /// once per outage, counted in metrics), `closed` answers SERVICE_UNAVAILABLE.
+    pub rate_limit_fail: tinct_command::middleware::RateLimitFail,
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges, a list or
+    /// comma-separated); from any other peer the header is ignored.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<String>,
     /// Name of this process in envelopes and logs; defaults to host name and process id.
     pub instance: Option<String>,
     /// Log filter, e.g. `info` or `tinct=debug,sqlx=warn`.
@@ -113,6 +130,13 @@ pub enum BusKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+pub enum LimiterKind {
+    Local,
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Auto,
     Pretty,
@@ -131,6 +155,14 @@ impl Default for Config {
             cache: CacheKind::Local,
             redis_url: None,
             bus: None,
+            limiter: LimiterKind::Local,
+            // Per caller: far above what a person, a page or a build pipeline sends, low enough
+            // that one client cannot take a public deployment's capacity.
+            rate_limit_read: "6000/min".to_owned(),
+            rate_limit_write: "1200/min".to_owned(),
+            rate_limit_export: "300/min".to_owned(),
+            rate_limit_fail: tinct_command::middleware::RateLimitFail::Open,
+            trusted_proxies: Vec::new(),
             instance: None,
             log: "info".to_owned(),
             log_format: LogFormat::Auto,
@@ -210,6 +242,8 @@ impl Config {
                 SURFACES.join(", ")
             )));
         }
+        config.rate_policies()?;
+        config.trusted_proxies()?;
         Ok(config)
     }
 
@@ -244,6 +278,28 @@ impl Config {
 
     pub fn serves(&self, surface: &str) -> bool {
         self.surfaces.iter().any(|s| s == surface)
+    }
+
+    /// The rate policies per command class; an unreadable one names its key and an example.
+    pub fn rate_policies(&self) -> Result<tinct_command::middleware::RatePolicies, ConfigError> {
+        let parse = |key: &str, text: &str| {
+            tinct_platform::RatePolicy::parse(text).map_err(|e| {
+                ConfigError(format!(
+                    "{key} (TINCT_{}): {e}; write it like \"600/min\", \"10/s burst 50\" or \"off\"",
+                    key.to_uppercase()
+                ))
+            })
+        };
+        Ok(tinct_command::middleware::RatePolicies {
+            read: parse("rate_limit_read", &self.rate_limit_read)?,
+            write: parse("rate_limit_write", &self.rate_limit_write)?,
+            export: parse("rate_limit_export", &self.rate_limit_export)?,
+        })
+    }
+
+    pub fn trusted_proxies(&self) -> Result<tinct_command::TrustedProxies, ConfigError> {
+        tinct_command::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError(format!("trusted_proxies (TINCT_TRUSTED_PROXIES): {e}")))
     }
 
     pub fn instance_name(&self) -> String {
@@ -319,5 +375,57 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::*;
+
+    #[test]
+    fn rate_policies_parse_and_bad_ones_name_their_key() {
+        let c = Config::load(
+            None,
+            serde_json::json!({"rate_limit_read": "off", "rate_limit_export": "10/s burst 3"}),
+        )
+        .unwrap();
+        let policies = c.rate_policies().unwrap();
+        assert_eq!(policies.read, None);
+        assert_eq!(policies.export.map(|p| (p.rate, p.burst)), Some((10, 3)));
+        assert!(policies.write.is_some(), "writes are limited by default");
+        let err = Config::load(None, serde_json::json!({"rate_limit_export": "60/day"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rate_limit_export (TINCT_RATE_LIMIT_EXPORT)")
+                && err.contains("'60/day'")
+                && err.contains("600/min"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked() {
+        let c = Config::load(
+            None,
+            serde_json::json!({"trusted_proxies": "10.0.0.0/8, 127.0.0.1"}),
+        )
+        .unwrap();
+        assert!(
+            c.trusted_proxies()
+                .unwrap()
+                .contains("10.1.1.1".parse().unwrap())
+        );
+        let err = Config::load(None, serde_json::json!({"trusted_proxies": "10.0.0.0/99"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trusted_proxies") && err.contains("'10.0.0.0/99'"),
+            "{err}"
+        );
+        let err = Config::load(None, serde_json::json!({"rate_limit_fail": "maybe"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("maybe"), "{err}");
     }
 }

@@ -14,5 +14,5 @@ mod tree;
 mod views;
 
 pub use app::{App, StartError};
-pub use config::{BusKind, CacheKind, Config, ConfigError, LogFormat, Secret};
+pub use config::{BusKind, CacheKind, Config, ConfigError, LimiterKind, LogFormat, Secret};
 pub use services::Services;

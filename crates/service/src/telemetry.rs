@@ -75,6 +75,14 @@ fn describe() {
         Unit::Bytes,
         "WAL bytes the read replica has not replayed yet (NaN while it is down)."
     );
+    describe_counter!(
+        "tinct_rate_limited_total",
+        "Calls refused with RATE_LIMITED, by command class (read, write or export)."
+    );
+    describe_counter!(
+        "tinct_rate_limiter_unavailable_total",
+        "Calls decided without the rate limiter because it was unavailable, by outcome (allowed: rate_limit_fail=open, refused: closed)."
+    );
     describe_gauge!(
         "tinct_uptime_seconds",
         Unit::Seconds,

@@ -88,6 +88,7 @@ impl McpServer {
         Ok(Context::new(Surface::Mcp)
             .with_actor("mcp")
             .with_credential(parts.and_then(|parts| credential(&parts.headers)))
+            .with_client(parts.and_then(client_addr))
             .with_deadline(Some(Instant::now() + self.timeout))
             .with_consistency(token.max((floor > 0).then_some(floor))))
     }
@@ -372,6 +373,22 @@ impl ServerHandler for McpServer {
         }
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
+}
+
+/// The caller's address over HTTP (none over stdio): the connection's peer and its
+/// `X-Forwarded-For`, which the rate limiter believes only from a trusted proxy.
+fn client_addr(parts: &axum::http::request::Parts) -> Option<tinct_command::ClientAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+    Some(tinct_command::ClientAddr::from_headers(
+        peer.0.ip(),
+        parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod authorize;
 mod cache;
 mod command_metrics;
 mod idempotency;
+mod rate_limit;
 mod validate;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use idempotency::{
     EXPECTED_REVISION_FIELD, IDEMPOTENCY_KEY_FIELD, Idempotency, KeyHold, REPLAY_WARNING,
     augment_schema,
 };
+pub use rate_limit::{CommandClass, RateLimit, RateLimitFail, RatePolicies};
 pub use validate::ValidateInput;
 
 use crate::context::Context;

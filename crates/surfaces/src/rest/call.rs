@@ -36,6 +36,7 @@ pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Respon
     let ctx = Context::new(Surface::Rest)
         .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
         .with_credential(credential(headers))
+        .with_client(client_addr(headers, None))
         // Unreadable bytes become a key the idempotency middleware refuses, not a missing key.
         .with_idempotency_key(
             headers
@@ -93,6 +94,9 @@ pub fn envelope(result: CommandResult) -> Response {
             WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"tinct\""),
         );
+    }
+    if let Some(error) = &result.error {
+        retry_headers(&mut headers, error);
     }
     insert(&mut headers, TRACE_HEADER, &result.metadata.trace_id);
     if let Some(revision) = &result.metadata.revision {
@@ -246,4 +250,74 @@ pub async fn no_route(State(state): State<RestState>, headers: HeaderMap, uri: U
         "Commands run at POST /v1/commands/{name}; see GET /v1/commands and /v1/openapi.json.",
     );
     early_error(&state, &ctx, "", error)
+}
+
+tokio::task_local! {
+    /// The TCP peer of the request being handled, for `context()`.
+    static PEER: std::net::SocketAddr;
+}
+
+/// Makes the connection's peer address (from `into_make_service_with_connect_info`) visible to
+/// `context()` while the request is handled. Mount on the router with
+/// `.layer(axum::middleware::from_fn(call::remember_peer))`.
+// Until rest/mod.rs mounts it, REST calls carry no client address (one shared anonymous budget).
+#[allow(dead_code)]
+pub async fn remember_peer(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0);
+    match peer {
+        Some(peer) => PEER.scope(peer, next.run(request)).await,
+        None => next.run(request).await,
+    }
+}
+
+/// The caller's network address: `peer` (or the one `remember_peer` saw) and every
+/// `X-Forwarded-For` value, which the rate limiter believes only from a trusted proxy.
+pub fn client_addr(
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<tinct_command::ClientAddr> {
+    let peer = peer.or_else(|| PEER.try_with(|peer| *peer).ok())?;
+    Some(tinct_command::ClientAddr::from_headers(
+        peer.ip(),
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    ))
+}
+
+/// `Retry-After` on errors that say when to retry, and the RateLimit headers (IETF draft) on 429,
+/// from the error's details.
+fn retry_headers(headers: &mut HeaderMap, error: &tinct_command::ErrorBody) {
+    let Some(details) = &error.details else {
+        return;
+    };
+    let number = |key: &str| details.get(key).and_then(Value::as_u64);
+    if !error.retryable {
+        return;
+    }
+    if let Some(secs) = number("retryAfterSecs") {
+        insert(headers, "retry-after", &secs.to_string());
+    }
+    if error.code != ErrorCode::RateLimited {
+        return;
+    }
+    for (name, key) in [
+        ("ratelimit-limit", "limit"),
+        ("ratelimit-remaining", "remaining"),
+        ("ratelimit-reset", "resetAfterSecs"),
+    ] {
+        if let Some(n) = number(key) {
+            insert(headers, name, &n.to_string());
+        }
+    }
+    if let Some(policy) = details.get("policy").and_then(Value::as_str) {
+        insert(headers, "ratelimit-policy", policy);
+    }
 }

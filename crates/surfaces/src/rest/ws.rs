@@ -40,6 +40,7 @@ pub struct WsQuery {
 pub async fn upgrade(
     State(state): State<RestState>,
     headers: HeaderMap,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -59,7 +60,9 @@ pub async fn upgrade(
     };
     let presented =
         credential(&headers).or_else(|| query.access_token.take().map(Credential::Bearer));
-    let ctx = ctx.with_credential(presented);
+    let ctx = ctx
+        .with_credential(presented)
+        .with_client(super::call::client_addr(&headers, peer.map(|p| p.0.0)));
     let position = state.services.feed.position().await;
     let allowed = state
         .registry
