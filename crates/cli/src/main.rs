@@ -164,7 +164,7 @@ async fn mcp_stdio(target: Target) -> Result<u8, Failure> {
         )));
     };
     let catalogue: Vec<tinct_command::CommandInfo> =
-        serde_json::from_value(commands["commands"].clone())
+        serde_json::from_value(commands.to_value()["commands"].take())
             .map_err(|e| Failure::Start(format!("unreadable command catalogue: {e}")))?;
     let timeout = std::time::Duration::from_secs(300);
     let server =

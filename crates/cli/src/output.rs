@@ -48,7 +48,7 @@ pub fn print(result: &CommandResult, json: bool) {
             }
             eprintln!("  trace id: {}", result.metadata.trace_id);
         }
-        (Some(data), None) => emit(&human(&result.metadata.command, data)),
+        (Some(data), None) => emit(&human(&result.metadata.command, &data.to_value())),
         (None, None) => {}
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::data::Data;
 use crate::error::CommandError;
 
 /// Whether a read's result may be served from the command cache.
@@ -30,7 +31,7 @@ pub struct Example {
 }
 
 pub(crate) type Handler =
-    Arc<dyn Fn(Value, Context) -> BoxFuture<'static, Result<Value, CommandError>> + Send + Sync>;
+    Arc<dyn Fn(Value, Context) -> BoxFuture<'static, Result<Data, CommandError>> + Send + Sync>;
 
 pub struct CommandDef {
     pub name: String,
@@ -76,7 +77,7 @@ impl CommandDef {
                 let input: I = serde_json::from_value(input)
                     .map_err(|e| CommandError::validation(format!("invalid input: {e}")))?;
                 let output = handler(input, ctx).await?;
-                serde_json::to_value(output)
+                Data::encode(&output)
                     .map_err(|e| CommandError::internal(format!("could not encode output: {e}")))
             })
         });

@@ -4,13 +4,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::data::Data;
 use crate::error::{CommandError, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandResult {
     pub success: bool,
-    pub data: Option<Value>,
+    pub data: Option<Data>,
     pub error: Option<ErrorBody>,
     #[serde(default)]
     pub warnings: Vec<String>,

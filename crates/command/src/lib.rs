@@ -4,6 +4,7 @@
 mod auth;
 mod client;
 mod context;
+mod data;
 mod definition;
 mod envelope;
 mod error;
@@ -15,6 +16,7 @@ pub use auth::{
 };
 pub use client::{BadProxy, ClientAddr, TrustedProxies, address_bucket};
 pub use context::{Context, Surface, new_trace_id};
+pub use data::Data;
 pub use definition::{CachePolicy, CommandDef, CommandInfo, Example, schema_of};
 pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};
 pub use error::{CommandError, ErrorCode};

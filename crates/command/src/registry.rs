@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::data::Data;
 use crate::definition::{CommandDef, CommandInfo};
 use crate::envelope::{CommandResult, ErrorBody, Metadata};
 use crate::error::{CommandError, ErrorCode};
@@ -183,7 +184,7 @@ impl Registry {
         command: Arc<CommandDef>,
         input: Value,
         ctx: Context,
-    ) -> Result<Value, CommandError> {
+    ) -> Result<Data, CommandError> {
         let trace_id = ctx.trace_id.clone();
         let deadline = ctx.deadline;
         let call = Call {

@@ -3,9 +3,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 /// A cached answer and the revision it is known to be at least as new as.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cached {
-    pub value: serde_json::Value,
+    /// The answer as JSON text, shared: a hit costs a reference count, not a copy.
+    pub value: Arc<serde_json::value::RawValue>,
     pub revision: u64,
 }
 

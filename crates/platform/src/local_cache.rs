@@ -66,12 +66,10 @@ mod tests {
     #[tokio::test]
     async fn invalidation_bumps_only_named_scopes() {
         let cache = LocalCache::new(100, Duration::from_secs(60));
-        let entry = Cached {
-            value: serde_json::json!(1),
-            revision: 3,
-        };
-        cache.put("k", Arc::new(entry.clone())).await;
-        assert_eq!(cache.get("k").await.as_deref(), Some(&entry));
+        let value = Arc::from(serde_json::value::to_raw_value(&1).unwrap());
+        cache.put("k", Arc::new(Cached { value, revision: 3 })).await;
+        let hit = cache.get("k").await.expect("just stored");
+        assert_eq!((hit.value.get(), hit.revision), ("1", 3));
         assert_eq!(cache.generation("a").await, Generation::default());
         let to = |number, revision| Generation { number, revision };
         cache.invalidate(&["a".to_owned()], to(4, 7)).await;

@@ -199,8 +199,9 @@ fn summary(result: &CommandResult) -> String {
             )
         }
         None => {
-            let data = result.data.as_ref();
+            let data = result.data.as_ref().map(|d| d.to_value());
             let count = data
+                .as_ref()
                 .and_then(|d| d.get("count"))
                 .and_then(Value::as_u64)
                 .map(|n| format!(" ({n} tokens)"))
@@ -300,10 +301,9 @@ impl ServerHandler for McpServer {
                 .with_description("Every node of the tree (design systems, products, themes)")
                 .with_mime_type("application/json"),
         ];
-        for node in listed
-            .data
-            .as_ref()
-            .and_then(|d| d["nodes"].as_array())
+        let listed = listed.data.map(|d| d.to_value()).unwrap_or_default();
+        for node in listed["nodes"]
+            .as_array()
             .into_iter()
             .flatten()
         {
@@ -362,7 +362,7 @@ impl ServerHandler for McpServer {
                 serde_json::to_value(error).ok(),
             ));
         }
-        let data = result.data.unwrap_or_default();
+        let data = result.data.map(|d| d.to_value()).unwrap_or_default();
         let text = match command {
             "tokens.export" => data["content"].as_str().unwrap_or_default().to_owned(),
             _ => serde_json::to_string_pretty(&data).unwrap_or_default(),

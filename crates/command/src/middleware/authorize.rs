@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Call, Middleware, Next};
 use crate::auth::{AuthMode, Authenticator, Credential, Principal, TokenRejected};
 use crate::context::Surface;
+use crate::data::Data;
 use crate::definition::CommandDef;
 use crate::error::{CommandError, ErrorCode};
 
@@ -56,7 +57,7 @@ impl Authorize {
 
 #[async_trait]
 impl Middleware for Authorize {
-    async fn handle(&self, mut call: Call, next: Next<'_>) -> Result<Value, CommandError> {
+    async fn handle(&self, mut call: Call, next: Next<'_>) -> Result<Data, CommandError> {
         if call.ctx.surface == Surface::Internal {
             return next.run(call).await;
         }

@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use tinct_platform::{Cache, Cached, Generation};
 
 use super::{Call, Middleware, Next};
+use crate::data::Data;
 use crate::definition::CachePolicy;
 use crate::envelope::CacheStatus;
 use crate::error::CommandError;
@@ -30,7 +30,7 @@ impl CommandCache {
 
 #[async_trait]
 impl Middleware for CommandCache {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Value, CommandError> {
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
         let command = Arc::clone(&call.command);
         if command.mutation {
             let ctx = call.ctx.clone();
@@ -56,7 +56,7 @@ impl Middleware for CommandCache {
         // this instance may not have heard of that write yet.
         if let Some(hit) = self.cache.get(&key).await.filter(|c| c.revision >= wanted) {
             call.ctx.set_cache(CacheStatus::Hit);
-            return Ok(hit.value.clone());
+            return Ok(Data::from(hit.value.clone()));
         }
         let mut call = call;
         call.ctx.require_at_least(generation.revision);
@@ -64,7 +64,7 @@ impl Middleware for CommandCache {
         let ctx = call.ctx.clone();
         let out = next.run(call).await?;
         let entry = Cached {
-            value: out.clone(),
+            value: out.shared(),
             revision: floor,
         };
         self.cache.put(&key, Arc::new(entry)).await;

@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{Call, Middleware, Next};
+use crate::data::Data;
 use crate::envelope::CacheStatus;
 use crate::error::CommandError;
 
@@ -134,7 +134,7 @@ impl CommandMetrics {
 
 #[async_trait]
 impl Middleware for CommandMetrics {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Value, CommandError> {
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
         let command = call.command.name.clone();
         let ctx = call.ctx.clone();
         let in_progress =

@@ -20,6 +20,7 @@ use tinct_platform::{Claimed, IdempotencyStore, KeyClaim, KeyState, StoreError, 
 
 use super::{Call, Middleware, Next};
 use crate::context::Context;
+use crate::data::Data;
 use crate::envelope::{CacheStatus, ErrorBody};
 use crate::error::{CommandError, ErrorCode};
 
@@ -69,7 +70,7 @@ impl Idempotency {
         mut call: Call,
         next: Next<'_>,
         hold: KeyHold,
-    ) -> Result<Value, CommandError> {
+    ) -> Result<Data, CommandError> {
         call.ctx.idempotency = Some(hold.clone());
         let ctx = call.ctx.clone();
         // A call dropped mid-run (deadline, disconnect) gives the claim back at once, unless
@@ -153,7 +154,7 @@ impl Idempotency {
 
 #[async_trait]
 impl Middleware for Idempotency {
-    async fn handle(&self, mut call: Call, next: Next<'_>) -> Result<Value, CommandError> {
+    async fn handle(&self, mut call: Call, next: Next<'_>) -> Result<Data, CommandError> {
         if !call.command.mutation {
             return next.run(call).await;
         }
@@ -178,7 +179,9 @@ impl Middleware for Idempotency {
             check_key(key)?;
         }
         // The fingerprint covers expectedRevision: it is part of what was asked.
-        let fingerprint = fingerprint(&call.command.name, &call.input);
+        let fingerprint = key
+            .as_ref()
+            .map(|_| fingerprint(&call.command.name, &call.input));
         if let Some(expected) = take_field(&mut call.input, EXPECTED_REVISION_FIELD) {
             call.ctx.expected_revision = Some(expected.as_u64().ok_or_else(|| {
                 CommandError::validation("expectedRevision must be a whole number, 0 or more")
@@ -186,7 +189,7 @@ impl Middleware for Idempotency {
                     .details(json!({"field": EXPECTED_REVISION_FIELD}))
             })?);
         }
-        let Some(key) = key else {
+        let (Some(key), Some(fingerprint)) = (key, fingerprint) else {
             return next.run(call).await;
         };
         let hold = KeyHold {
@@ -218,7 +221,7 @@ fn answer(
     key: &str,
     fingerprint: &str,
     stored: StoredKey,
-) -> Result<Value, CommandError> {
+) -> Result<Data, CommandError> {
     let details = json!({
         "idempotencyKey": key,
         "command": stored.command,
@@ -261,7 +264,7 @@ fn answer(
 }
 
 /// The stored outcome, again, marked as a replay; nothing runs.
-fn replay(ctx: &Context, key: &str, first: &str, result: Value) -> Result<Value, CommandError> {
+fn replay(ctx: &Context, key: &str, first: &str, result: Value) -> Result<Data, CommandError> {
     if let Some(revision) = result.get("revision").and_then(Value::as_str) {
         ctx.set_revision(revision);
     }
@@ -290,7 +293,7 @@ fn replay(ctx: &Context, key: &str, first: &str, result: Value) -> Result<Value,
             details: body.details,
         });
     }
-    Ok(outcome.get("data").cloned().unwrap_or(Value::Null))
+    Ok(outcome.get("data").cloned().unwrap_or(Value::Null).into())
 }
 
 /// Failures the caller caused are kept and replayed; transient ones are not, so a retry runs.

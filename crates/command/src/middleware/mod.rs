@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::data::Data;
 pub use authorize::Authorize;
 pub use cache::CommandCache;
 pub use command_metrics::{CommandMetrics, CommandSummary, CommandTotals, ErrorTotals};
@@ -37,7 +38,7 @@ pub struct Call {
 
 #[async_trait]
 pub trait Middleware: Send + Sync {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Value, CommandError>;
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError>;
 }
 
 /// The rest of the chain after the current middleware.
@@ -50,7 +51,7 @@ impl<'a> Next<'a> {
         Next { rest: chain }
     }
 
-    pub async fn run(self, call: Call) -> Result<Value, CommandError> {
+    pub async fn run(self, call: Call) -> Result<Data, CommandError> {
         match self.rest.split_first() {
             Some((first, rest)) => first.handle(call, Next { rest }).await,
             None => (call.command.handler)(call.input, call.ctx).await,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use tinct_platform::{Decision, Limiter, LimiterError, RatePolicy};
 
 use super::{Call, Middleware, Next};
@@ -246,6 +246,7 @@ mod tests {
     use super::*;
     use crate::client::ClientAddr;
     use crate::registry::Registry;
+    use serde_json::Value;
     use tinct_platform::LocalLimiter;
 
     struct Broken;

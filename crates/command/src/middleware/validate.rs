@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{Call, Middleware, Next};
+use crate::data::Data;
 use crate::error::CommandError;
 
 pub struct ValidateInput;
 
 #[async_trait]
 impl Middleware for ValidateInput {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Value, CommandError> {
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
         if let Some(validator) = &call.command.validator {
             let problems: Vec<Value> = validator
                 .iter_errors(&call.input)

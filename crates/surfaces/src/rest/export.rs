@@ -31,10 +31,15 @@ pub async fn export_file(
         Err(e) => return early_error(&state, &ctx, "tokens.export", e),
     };
     let result = state.registry.execute("tokens.export", input, ctx).await;
-    let Some(data) = result.data.as_ref().filter(|_| result.success) else {
+    let Some(file) = result
+        .data
+        .as_ref()
+        .filter(|_| result.success)
+        .and_then(|d| d.decode::<ExportedFile>().ok())
+    else {
         return envelope(result);
     };
-    let etag = data["etag"].as_str().unwrap_or_default().to_owned();
+    let etag = file.etag;
     let mut out = HeaderMap::new();
     insert(&mut out, "etag", &etag);
     insert(
@@ -46,11 +51,17 @@ pub async fn export_file(
     if etag_matches(&headers, &etag) {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    if let Some(ct) = data["contentType"].as_str() {
-        insert(&mut out, "content-type", ct);
-    }
-    let content = data["content"].as_str().unwrap_or_default().to_owned();
-    (StatusCode::OK, out, content).into_response()
+    insert(&mut out, "content-type", &file.content_type);
+    (StatusCode::OK, out, file.content).into_response()
+}
+
+/// The parts of `tokens.export`'s output the file route serves.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportedFile {
+    etag: String,
+    content_type: String,
+    content: String,
 }
 
 /// The command input: every query parameter (unknown ones are left to the schema check to

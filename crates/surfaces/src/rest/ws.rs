@@ -131,7 +131,7 @@ impl Filter {
             .registry
             .execute("node.get", json!({ "id": event.node }), lookup)
             .await;
-        let inside = found.data.as_ref().is_some_and(|d| {
+        let inside = found.data.map(|d| d.to_value()).is_some_and(|d| {
             d["lineage"]
                 .as_array()
                 .is_some_and(|l| l.iter().any(|id| id.as_str() == Some(node)))
@@ -236,7 +236,7 @@ async fn replay(
                 ctx.child(),
             )
             .await;
-        let Some(data) = page.data.filter(|_| page.success) else {
+        let Some(data) = page.data.filter(|_| page.success).map(|d| d.to_value()) else {
             let _ = socket
                 .send(close(TRY_AGAIN_LATER, "cannot read the change log"))
                 .await;
