@@ -128,7 +128,10 @@ async fn success_fills_the_envelope() {
         .execute("echo.read", json!({"text": "ab", "times": 2}), ctx())
         .await;
     assert!(r.success, "{r:?}");
-    assert_eq!(r.data.as_ref().map(|d| d.to_value()), Some(json!({"text": "abab"})));
+    assert_eq!(
+        r.data.as_ref().map(|d| d.to_value()),
+        Some(json!({"text": "abab"}))
+    );
     assert_eq!(r.warnings, vec!["echoing".to_owned()]);
     assert_eq!(r.metadata.instance, "test-1");
     assert_eq!(r.metadata.command, "echo.read");
