@@ -67,7 +67,9 @@ mod tests {
     async fn invalidation_bumps_only_named_scopes() {
         let cache = LocalCache::new(100, Duration::from_secs(60));
         let value = Arc::from(serde_json::value::to_raw_value(&1).unwrap());
-        cache.put("k", Arc::new(Cached { value, revision: 3 })).await;
+        cache
+            .put("k", Arc::new(Cached { value, revision: 3 }))
+            .await;
         let hit = cache.get("k").await.expect("just stored");
         assert_eq!((hit.value.get(), hit.revision), ("1", 3));
         assert_eq!(cache.generation("a").await, Generation::default());
