@@ -1,10 +1,15 @@
-//! `tinct serve`: logging, bind, banner, graceful shutdown on SIGINT/SIGTERM.
+//! `tinct serve`: logging, bind, banner, graceful shutdown on SIGINT/SIGTERM (drain, then finish
+//! in-flight requests within a deadline; a second signal stops at once).
 
 use std::io::IsTerminal;
 
+use std::time::Duration;
 use tinct_command::AuthMode;
+
 use tinct_service::{App, LogFormat};
+use tinct_surfaces::rest::Lifecycle;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::output::outln;
 use tracing_subscriber::EnvFilter;
@@ -41,6 +46,8 @@ pub async fn run(app: App) -> Result<(), String> {
     if app.config.auth == AuthMode::Open {
         tracing::warn!(%addr, "auth is off (TINCT_AUTH=open): anyone who can reach this address can change tokens; set TINCT_AUTH=closed or read-open with TINCT_AUTH_SECRET before exposing it");
     }
+    let mut signals =
+        Signals::new().map_err(|e| format!("could not install signal handlers: {e}"))?;
     let url = format!("http://{addr}");
     outln!(
         "tinct {} listening on {url} (store: {})",
@@ -50,37 +57,100 @@ pub async fn run(app: App) -> Result<(), String> {
     outln!("  try: curl {url}/v1/nodes");
     outln!("       tinct demo --remote {url}   # load a sample design system");
     tracing::info!(%addr, instance = %app.services.instance, "listening");
-    let (stopping, shutdown) = tokio::sync::watch::channel(false);
-    let router = tinct_surfaces::router(&app, shutdown);
-    let signalled = async move {
-        shutdown_signal().await;
-        let _ = stopping.send(true);
+    let drain = Duration::from_secs(app.config.shutdown_drain_secs);
+    let deadline = Duration::from_secs(app.config.shutdown_timeout_secs);
+    let (draining_tx, draining) = watch::channel(false);
+    let (stopping_tx, stopping) = watch::channel(false);
+    let lifecycle = Lifecycle {
+        draining,
+        stopping: stopping.clone(),
     };
-    tinct_surfaces::serve(listener, router, signalled)
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let router = tinct_surfaces::router(&app, lifecycle);
+    // The shutdown sequence: first signal → draining (readiness 503, requests still served) for
+    // `drain` → the listener closes and in-flight requests get `deadline` to finish → exit 0.
+    // A second signal at any point stops the process at once.
+    let mut sequence = tokio::spawn(async move {
+        let first = signals.next().await;
+        tracing::info!(
+            signal = first,
+            drain_secs = drain.as_secs(),
+            "shutting down: readiness answers 503 while the load balancer notices"
+        );
+        let _ = draining_tx.send(true);
+        tokio::select! {
+            () = tokio::time::sleep(drain) => {}
+            again = signals.next() => stop_now(again),
+        }
+        tracing::info!(
+            timeout_secs = deadline.as_secs(),
+            "drained: no new connections; finishing in-flight requests"
+        );
+        let _ = stopping_tx.send(true);
+        tokio::select! {
+            () = tokio::time::sleep(deadline) => {}
+            again = signals.next() => stop_now(again),
+        }
+    });
+    let mut stopped = stopping;
+    let stopped = async move {
+        let _ = stopped.wait_for(|stopping| *stopping).await;
+    };
+    tokio::select! {
+        served = tinct_surfaces::serve(listener, router, stopped) => {
+            served.map_err(|e| format!("server error: {e}"))?;
+        }
+        _ = &mut sequence => {
+            tracing::warn!(
+                timeout_secs = deadline.as_secs(),
+                "requests still running after shutdown_timeout_secs; stopping anyway"
+            );
+        }
+    }
+    sequence.abort();
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// A second shutdown signal: no more waiting.
+fn stop_now(signal: i32) -> ! {
+    tracing::warn!(signal, "second signal: stopping now");
+    std::process::exit(128 + signal);
+}
+
+/// SIGINT and SIGTERM, as their numbers.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = term.recv() => {},
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => 2,
+                _ = self.terminate.recv() => 15,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            2
         }
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down: finishing in-flight requests");
 }

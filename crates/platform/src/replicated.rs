@@ -28,6 +28,8 @@ pub struct ReplicaProbe {
     pub every: Duration,
     /// How long one probe may take before the replica counts as down.
     pub timeout: Duration,
+    /// How long a read waits for a replica before the primary is asked too (first answer wins).
+    pub hedge_after: Duration,
 }
 
 impl Default for ReplicaProbe {
@@ -35,6 +37,7 @@ impl Default for ReplicaProbe {
         ReplicaProbe {
             every: Duration::from_millis(500),
             timeout: Duration::from_secs(1),
+            hedge_after: Duration::from_millis(250),
         }
     }
 }
@@ -45,6 +48,7 @@ struct Replica {
     primary: Arc<PgStore>,
     breaker: Breaker,
     probe_timeout: Duration,
+    hedge_after: Duration,
     /// Last seen replay position (a consistency token value).
     position: AtomicU64,
 }
@@ -76,9 +80,12 @@ impl Replica {
     /// Runs `read` here, or on the primary when this replica's breaker is open or the replica
     /// fails it. Any failure is retried on the primary (it has every commit the replica has, so
     /// the answer is never older); one that lost the connection also opens the breaker now rather
-    /// than at the next probe. A read still waiting on this replica when another read or the
-    /// probe opens the breaker (it just died: new connections are refused until the pool's
-    /// acquire timeout) moves to the primary at once instead of waiting that timeout out.
+    /// than at the next probe.
+    ///
+    /// A replica that just died does not fail fast: its pool keeps trying to connect until its
+    /// acquire timeout (2 s). So a read the replica has not answered within `hedge_after` is also
+    /// sent to the primary, and the first answer wins; and a read still waiting here when another
+    /// read or the probe opens the breaker moves to the primary at once.
     async fn or_primary<'a, T>(
         &'a self,
         read: impl Fn(&'a dyn StoreRead) -> BoxFuture<'a, Result<T>> + Send,
@@ -86,10 +93,28 @@ impl Replica {
         let Some(permit) = self.breaker.try_acquire() else {
             return read(&*self.primary).await;
         };
+        let mut here = read(&self.store);
         let answered = tokio::select! {
             biased;
-            answer = read(&self.store) => Some(answer),
+            answer = &mut here => Some(answer),
             () = self.breaker.opened() => None,
+            () = tokio::time::sleep(self.hedge_after) => {
+                let mut there = read(&*self.primary);
+                tokio::select! {
+                    biased;
+                    answer = &mut here => match answer {
+                        Ok(answer) => Some(Ok(answer)),
+                        // The primary's answer is on its way already.
+                        Err(e) => {
+                            if connection_lost(&e) {
+                                permit.failure();
+                            }
+                            return there.await;
+                        }
+                    },
+                    answer = &mut there => return answer,
+                }
+            }
         };
         match answered {
             Some(Ok(answer)) => {
@@ -246,6 +271,7 @@ impl ReplicatedStore {
                 store,
                 primary: Arc::clone(&primary),
                 probe_timeout: probe.timeout,
+                hedge_after: probe.hedge_after,
                 position: AtomicU64::new(0),
             });
         }

@@ -77,6 +77,17 @@ pub struct Config {
     pub mcp_allowed_hosts: Vec<String>,
     /// `Cache-Control: max-age` for export routes, seconds.
     pub export_max_age_secs: u64,
+    /// On SIGTERM/SIGINT, seconds `/health/ready` answers 503 while requests are still served, so
+    /// a load balancer stops sending new ones before the listener closes.
+    pub shutdown_drain_secs: u64,
+    /// After the drain, seconds in-flight requests get to finish before the process exits anyway.
+    pub shutdown_timeout_secs: u64,
+    /// Largest request body accepted (REST, MCP over HTTP), bytes; larger ones get 413.
+    pub max_body_bytes: u64,
+    /// Browser origins allowed to call the API cross-origin (`https://app.example.com`, a list or
+    /// comma-separated); empty: same-origin only; `*`: any (logged as a warning).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub cors_origins: Vec<String>,
     /// `open` (no checks; `tinct serve` allows it only on a loopback address), `read-open`
     /// (anonymous reads, changes need a token) or `closed` (every command but system.* needs one).
     pub auth: AuthMode,
@@ -177,6 +188,10 @@ impl Default for Config {
                 .map(|s| (*s).to_owned())
                 .collect(),
             export_max_age_secs: 60,
+            shutdown_drain_secs: 5,
+            shutdown_timeout_secs: 30,
+            max_body_bytes: 10 * 1024 * 1024,
+            cors_origins: Vec::new(),
             auth: AuthMode::Open,
             auth_secret: None,
             auth_jwks_file: None,

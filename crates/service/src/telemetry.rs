@@ -75,6 +75,14 @@ fn describe() {
         Unit::Bytes,
         "WAL bytes the read replica has not replayed yet (NaN while it is down)."
     );
+    describe_gauge!(
+        "tinct_breaker_state",
+        "Circuit breaker state by breaker: 0 closed, 1 half-open, 2 open."
+    );
+    describe_counter!(
+        "tinct_breaker_transitions_total",
+        "Circuit breaker state changes since start, by breaker and the state entered (to)."
+    );
     describe_counter!(
         "tinct_rate_limited_total",
         "Calls refused with RATE_LIMITED, by command class (read, write or export)."

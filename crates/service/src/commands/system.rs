@@ -40,10 +40,28 @@ pub struct ReplicaView {
     pub lag_bytes: Option<u64>,
 }
 
+/// A circuit breaker around a dependency (Redis, a replica): `closed` (in use), `open` (skipped,
+/// calls go elsewhere) or `half-open` (being tried again).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerView {
+    pub name: String,
+    pub state: String,
+    /// Consecutive failures counted, or those that opened it.
+    pub failures: u32,
+    /// When it opened, milliseconds since the Unix epoch; absent while closed.
+    pub opened_at_ms: Option<u64>,
+}
+
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthOut {
+    /// `ok`, or `degraded` when a part is down but the instance still serves (see `degraded`).
     pub status: String,
+    /// The parts that are down and worked around: a breaker's name (`redis-cache`, `replica …`).
+    pub degraded: Vec<String>,
+    /// Every circuit breaker of this instance.
+    pub breakers: Vec<BreakerView>,
     pub version: String,
     pub instance: String,
     pub store: String,
@@ -90,13 +108,29 @@ pub fn defs(s: &Arc<Services>, registry: &RegistryCell) -> Vec<CommandDef> {
         .example("one", json!({"name": "tokens.resolve"})),
         CommandDef::new(
             "system.health",
-            "Whether this instance can reach its store, with version, instance name and revision.",
+            "Whether this instance can reach its store, with version, instance name, revision, replicas and circuit breakers; `degraded` lists the parts that are down but worked around.",
             move |_: Empty, _ctx: Context| {
                 let s = h.clone();
                 async move {
                     let revision = s.store.revision().await.map_err(from_store)?;
+                    let breakers: Vec<BreakerView> = tinct_platform::breaker::all()
+                        .into_iter()
+                        .map(|b| BreakerView {
+                            name: b.name,
+                            state: b.state.as_str().to_owned(),
+                            failures: b.failures,
+                            opened_at_ms: b.opened_at_ms,
+                        })
+                        .collect();
+                    let degraded: Vec<String> = breakers
+                        .iter()
+                        .filter(|b| b.state != "closed")
+                        .map(|b| b.name.clone())
+                        .collect();
                     Ok(HealthOut {
-                        status: "ok".to_owned(),
+                        status: if degraded.is_empty() { "ok" } else { "degraded" }.to_owned(),
+                        degraded,
+                        breakers,
                         version: env!("CARGO_PKG_VERSION").to_owned(),
                         instance: s.instance.clone(),
                         store: s.store.describe(),

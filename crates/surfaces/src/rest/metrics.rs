@@ -29,6 +29,18 @@ pub async fn prometheus(State(state): State<RestState>) -> Response {
         let lag = replica.lag_bytes.map_or(f64::NAN, |lag| lag as f64);
         metrics::gauge!("tinct_replica_lag_bytes", "replica" => name).set(lag);
     }
+    for breaker in tinct_platform::breaker::all() {
+        let name = breaker.name;
+        metrics::gauge!("tinct_breaker_state", "breaker" => name.clone())
+            .set(f64::from(breaker.state.level()));
+        for (to, count) in ["closed", "half-open", "open"]
+            .into_iter()
+            .zip(breaker.transitions)
+        {
+            metrics::counter!("tinct_breaker_transitions_total", "breaker" => name.clone(), "to" => to)
+                .absolute(count);
+        }
+    }
     metrics::gauge!("tinct_uptime_seconds").set(services.started.elapsed().as_secs_f64());
     metrics::gauge!("tinct_info",
         "version" => env!("CARGO_PKG_VERSION"), "instance" => services.instance.clone())

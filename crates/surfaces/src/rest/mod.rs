@@ -4,6 +4,7 @@
 mod call;
 mod export;
 mod health;
+mod limits;
 mod metrics;
 mod panic;
 mod resources;
@@ -17,7 +18,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::Request;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, Request, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use tinct_command::Registry;
 use tinct_command::middleware::CommandMetrics;
@@ -26,6 +30,7 @@ use tinct_service::{App, Services};
 use crate::mcp::McpServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 /// What every REST handler needs.
@@ -34,20 +39,40 @@ pub struct RestState {
     pub registry: Arc<Registry>,
     pub services: Arc<Services>,
     pub metrics: Arc<CommandMetrics>,
-    /// Turns true when the server starts shutting down (WebSockets then close with 1001).
+    /// Turns true when the server stops taking connections (WebSockets then close with 1001).
     pub shutdown: watch::Receiver<bool>,
+    /// Turns true first, on the shutdown signal: readiness answers 503 while requests are still
+    /// served, and every answer closes its connection so proxies stop reusing them.
+    pub draining: watch::Receiver<bool>,
     pub request_timeout: Duration,
     pub export_max_age: Duration,
+    pub max_body_bytes: u64,
 }
 
-pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
+impl RestState {
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+}
+
+/// How `serve` tells the routes where shutdown stands: `draining` first, `stopping` after the
+/// drain delay. Both only ever turn true.
+#[derive(Clone)]
+pub struct Lifecycle {
+    pub draining: watch::Receiver<bool>,
+    pub stopping: watch::Receiver<bool>,
+}
+
+pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     let state = RestState {
         registry: app.registry.clone(),
         services: app.services.clone(),
         metrics: app.metrics.clone(),
-        shutdown,
+        shutdown: lifecycle.stopping,
+        draining: lifecycle.draining,
         request_timeout: Duration::from_secs(app.config.request_timeout_secs),
         export_max_age: Duration::from_secs(app.config.export_max_age_secs),
+        max_body_bytes: app.config.max_body_bytes,
     };
     let config = &app.config;
     // Health and metrics are on every instance, whatever it serves.
@@ -84,15 +109,95 @@ pub fn router(app: &App, shutdown: watch::Receiver<bool>) -> Router {
     if config.serves("web") {
         router = router.merge(crate::web::routes());
     }
-    router
+    let mut router = router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit,
+        ))
         .layer(panic::layer(app.registry.instance()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            response_headers,
+        ));
+    if let Some(cors) = cors(&config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
         // The span names the path only: a query may carry an access token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)
+}
+
+/// `nosniff` on every answer (the page sets its own, stricter headers too), and `Connection:
+/// close` while draining, so a proxy's kept-alive connections end cleanly after their answer
+/// instead of being cut when the server stops.
+async fn response_headers(
+    State(state): State<RestState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    if state.is_draining() {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Cross-origin access for the configured browser origins; none configured: no CORS headers at
+/// all, so browsers keep pages of other origins from reading answers (same-origin only).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        tracing::warn!(
+            "cors_origins has '*': pages of any origin can call this API from a browser; list the origins instead"
+        );
+        AllowOrigin::any()
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| {
+                let parsed = HeaderValue::from_str(o.trim_end_matches('/'));
+                if parsed.is_err() {
+                    tracing::warn!(origin = %o, "cors_origins: not a valid origin; ignored");
+                }
+                parsed.ok()
+            })
+            .collect();
+        AllowOrigin::list(list)
+    };
+    let headers = [
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        header::IF_NONE_MATCH,
+        header::HeaderName::from_static(call::CONSISTENCY_HEADER),
+        header::HeaderName::from_static(call::TRACE_HEADER),
+        header::HeaderName::from_static("traceparent"),
+        header::HeaderName::from_static("idempotency-key"),
+    ];
+    let exposed = [
+        header::ETAG,
+        header::RETRY_AFTER,
+        header::HeaderName::from_static(call::CONSISTENCY_HEADER),
+        header::HeaderName::from_static(call::TRACE_HEADER),
+    ];
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers(headers)
+            .expose_headers(exposed)
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
