@@ -728,6 +728,40 @@ async fn keys_and_revisions_hold_across_instances_on_postgres() {
     }
     assert_eq!(history(&a, "acme", Some("color.race")).await.len(), 1);
 
+    // A key an instance held when it died: while its lease lasts, a retry is told to wait; once
+    // it ran out, the retry runs (nothing had committed); had the change committed, never again.
+    let rename = json!({"id": "acme", "name": "Renamed"});
+    post(&a, "node.update", rename.clone(), Some("pg-crash"))
+        .await
+        .ok();
+    let died = |state: &str, lease: &str| {
+        pg.sql(&format!(
+            "UPDATE idempotency_keys SET state = '{state}', result = NULL, lease_until = {lease} \
+             WHERE key = 'pg-crash'"
+        ))
+    };
+    died(
+        "running",
+        "(extract(epoch FROM now()) * 1000)::bigint + 600000",
+    );
+    let waiting = post(&b, "node.update", rename.clone(), Some("pg-crash")).await;
+    waiting.refused(409, "CONFLICT");
+    assert_eq!(waiting.body["error"]["details"]["inProgress"], true);
+    died("running", "0");
+    let taken = post(&b, "node.update", rename.clone(), Some("pg-crash")).await;
+    taken.ok();
+    assert!(!taken.replayed, "the dead claim was taken over and run");
+    let updates = history(&b, "acme", None)
+        .await
+        .iter()
+        .filter(|e| e["action"] == "node.updated")
+        .count();
+    assert_eq!(updates, 2);
+    died("committed", "0");
+    let lost = post(&a, "node.update", rename, Some("pg-crash")).await;
+    lost.refused(409, "CONFLICT");
+    assert!(lost.message().contains("committed"), "{}", lost.body);
+
     // A revision read on A guards a write on B.
     let revision = post(&a, "node.get", json!({"id": "acme"}), None).await.ok()["revision"]
         .as_i64()
