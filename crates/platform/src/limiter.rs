@@ -195,8 +195,9 @@ impl Clock for SystemClock {
 
 /// Shards keep one lock from serialising every request of the process.
 const SHARDS: usize = 16;
-/// Keys one shard remembers; past it, the shard drops keys to stay bounded.
-const SHARD_CAPACITY: usize = 65_536;
+/// Keys one shard remembers (262,144 in all, some 20 MB); past it, the shard drops keys to stay
+/// bounded.
+const SHARD_CAPACITY: usize = 16_384;
 /// How often a shard forgets keys whose budget is full again.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 

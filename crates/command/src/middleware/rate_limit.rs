@@ -154,7 +154,8 @@ impl RateLimit {
     }
 
     fn limiter_answered(&self) {
-        if self.failing.swap(false, Ordering::Relaxed) {
+        // A load first: the common case (no outage) then never writes the shared flag.
+        if self.failing.load(Ordering::Relaxed) && self.failing.swap(false, Ordering::Relaxed) {
             tracing::info!("rate limiter is back; limits apply again");
         }
     }
