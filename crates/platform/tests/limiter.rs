@@ -1,6 +1,7 @@
-//! The Limiter adapters against each other and against a real Redis: the GCRA script decides as
-//! the in-process limiter does, two `RedisLimiter`s share one budget, and an unreachable Redis is
-//! an error (the caller applies its fail-open or fail-closed policy).
+//! The Limiter adapters on one conformance suite, the Redis one against a real Redis; two
+//! `RedisLimiter`s share one budget (two local ones do not); the script's key expires with its
+//! budget; an unreachable Redis is an error (the caller applies its fail-open or fail-closed
+//! policy) until it answers again.
 
 use std::time::Duration;
 
@@ -20,10 +21,9 @@ async fn fire(limiter: &dyn Limiter, key: &str, policy: &RatePolicy, n: usize) -
     allowed
 }
 
-#[tokio::test]
-async fn the_script_allows_the_burst_then_refuses_with_when_to_retry() {
-    let redis = Redis::start();
-    let limiter = RedisLimiter::new(&redis.url()).unwrap();
+/// What every Limiter adapter does: the burst at once, then refusals that say when to retry and
+/// when the budget is full again; keys and policies apart.
+async fn conformance(limiter: &dyn Limiter) {
     // One request an hour: nothing refills while the test runs.
     let p = policy("1/h burst 5");
     for remaining in (0..5).rev() {
@@ -36,16 +36,38 @@ async fn the_script_allows_the_burst_then_refuses_with_when_to_retry() {
     assert_eq!(denied.remaining, 0);
     // The next slot opens one interval (an hour) after the burst; the budget is full after five.
     let hour = Duration::from_secs(3600);
+    let minute = Duration::from_secs(60);
     assert!(
-        denied.retry_after <= hour && denied.retry_after > hour - Duration::from_secs(60),
+        denied.retry_after <= hour && denied.retry_after > hour - minute,
         "{denied:?}"
     );
     assert!(
-        denied.reset_after <= hour * 5 && denied.reset_after > hour * 5 - Duration::from_secs(60),
+        denied.reset_after <= hour * 5 && denied.reset_after > hour * 5 - minute,
         "{denied:?}"
     );
-    // Another key has its own budget.
+    // A refusal uses no budget, and another key has its own.
+    assert!(!limiter.check("ana", &p).await.unwrap().allowed);
     assert!(limiter.check("bob", &p).await.unwrap().allowed);
+    // A fast policy: one at once, the next within one interval.
+    let fast = policy("10/s burst 1");
+    assert!(limiter.check("fast", &fast).await.unwrap().allowed);
+    let refused = limiter.check("fast", &fast).await.unwrap();
+    assert!(!refused.allowed);
+    assert!(
+        refused.retry_after <= Duration::from_millis(100),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_local_limiter_conforms() {
+    conformance(&LocalLimiter::new()).await;
+}
+
+#[tokio::test]
+async fn the_redis_script_conforms() {
+    let redis = Redis::start();
+    conformance(&RedisLimiter::new(&redis.url()).unwrap()).await;
 }
 
 #[tokio::test]
@@ -85,16 +107,6 @@ async fn two_limiters_on_one_redis_share_the_budget() {
         fire(&x, "shared", &p, 15).await + fire(&y, "shared", &p, 15).await,
         20
     );
-}
-
-#[tokio::test]
-async fn redis_and_local_agree_on_a_burst() {
-    let redis = Redis::start();
-    let remote = RedisLimiter::new(&redis.url()).unwrap();
-    let local = LocalLimiter::new();
-    let p = policy("1/h burst 7");
-    assert_eq!(fire(&remote, "k", &p, 12).await, 7);
-    assert_eq!(fire(&local, "k", &p, 12).await, 7);
 }
 
 #[tokio::test]
