@@ -302,11 +302,7 @@ impl ServerHandler for McpServer {
                 .with_mime_type("application/json"),
         ];
         let listed = listed.data.map(|d| d.to_value()).unwrap_or_default();
-        for node in listed["nodes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for node in listed["nodes"].as_array().into_iter().flatten() {
             let id = node["id"].as_str().unwrap_or_default();
             let name = node["name"].as_str().unwrap_or(id);
             resources.push(

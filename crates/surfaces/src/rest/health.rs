@@ -28,7 +28,9 @@ pub async fn detail(State(state): State<RestState>, headers: HeaderMap) -> Respo
     if state.is_draining()
         && let Some(data) = result.data.as_mut()
     {
-        data["status"] = "draining".into();
+        let mut detail = data.to_value();
+        detail["status"] = "draining".into();
+        *data = detail.into();
     }
     envelope(result)
 }
@@ -54,8 +56,7 @@ pub async fn ready(State(state): State<RestState>) -> Response {
     let degraded = result
         .data
         .as_ref()
-        .and_then(|d| d.get("degraded"))
-        .cloned()
+        .and_then(|d| d.to_value().get("degraded").cloned())
         .unwrap_or_else(|| json!([]));
     if degraded.as_array().is_some_and(|d| !d.is_empty()) {
         Json(json!({"status": "degraded", "degraded": degraded})).into_response()
