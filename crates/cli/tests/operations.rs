@@ -728,8 +728,96 @@ async fn no_secret_reaches_the_log_at_debug_level() {
     }
 }
 
-/// Three instances on one PostgreSQL behind nginx; each is restarted in turn (SIGTERM, wait for
-/// it to exit, start the new one on the same port, wait until it is ready) while clients keep
+/// What a load balancer's health checking does (an ingress controller, a cloud target group):
+/// polls every instance's `/health/ready` and keeps only the ready ones in nginx's upstream,
+/// marking the others `down` and reloading nginx. The drain delay exists for exactly this: an
+/// instance told to stop reports 503 first, and is out of the upstream before it stops listening.
+struct Balancer {
+    conf: PathBuf,
+    master: u32,
+    ports: Vec<u16>,
+    /// The ports nginx currently sends traffic to.
+    routed: std::sync::Mutex<Vec<u16>>,
+}
+
+impl Balancer {
+    fn new(nginx: &Nginx, ports: &[u16]) -> Arc<Balancer> {
+        // The master's title names its configuration: "nginx: master process nginx -p DIR -c
+        // DIR/nginx.conf" (nginx rewrites its command line; the words survive).
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", nginx.pid())).unwrap();
+        let title = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let words: Vec<&str> = title.split_whitespace().collect();
+        let conf = words
+            .iter()
+            .position(|w| *w == "-c")
+            .map(|i| PathBuf::from(words[i + 1]))
+            .unwrap_or_else(|| panic!("no -c in the nginx master's title: {title}"));
+        Arc::new(Balancer {
+            conf,
+            master: nginx.pid(),
+            ports: ports.to_vec(),
+            routed: std::sync::Mutex::new(ports.to_vec()),
+        })
+    }
+
+    fn routes(&self, port: u16) -> bool {
+        self.routed.lock().unwrap().contains(&port)
+    }
+
+    /// One round of health checks; reloads nginx when the set of ready instances changed.
+    async fn check(&self, http: &reqwest::Client) {
+        let mut ready = Vec::new();
+        for &port in &self.ports {
+            let answer = http
+                .get(format!("http://127.0.0.1:{port}/health/ready"))
+                .timeout(Duration::from_millis(500))
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status() == 200) {
+                ready.push(port);
+            }
+        }
+        if ready.is_empty() || *self.routed.lock().unwrap() == ready {
+            return;
+        }
+        let mut conf = std::fs::read_to_string(&self.conf).unwrap();
+        for &port in &self.ports {
+            let up = format!("server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;");
+            let down = format!("server 127.0.0.1:{port} max_fails=1 fail_timeout=2s down;");
+            conf = if ready.contains(&port) {
+                conf.replace(&down, &up)
+            } else {
+                conf.replace(&up, &down)
+            };
+        }
+        std::fs::write(&self.conf, conf).unwrap();
+        let workers = self.workers();
+        let status = Command::new("kill")
+            .args(["-HUP", &self.master.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Reloaded once a worker with the new configuration is running.
+        eventually("nginx reloads", || async {
+            self.workers().iter().any(|w| !workers.contains(w))
+        })
+        .await;
+        *self.routed.lock().unwrap() = ready;
+    }
+
+    fn workers(&self) -> Vec<String> {
+        let children = format!("/proc/{0}/task/{0}/children", self.master);
+        std::fs::read_to_string(children)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Three instances on one PostgreSQL behind nginx, whose upstream follows the instances'
+/// readiness (see `Balancer`); each instance is restarted in turn (SIGTERM, wait for it to exit,
+/// start the new one on the same port, wait until the balancer routes to it) while clients keep
 /// reading and writing through nginx. No request may fail, and every acknowledged write must be
 /// there at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -738,7 +826,8 @@ async fn a_rolling_restart_behind_nginx_under_load_loses_no_request() {
     let db = primary.url();
     let env: Vec<(&'static str, String)> = vec![
         ("TINCT_DATABASE_URL", db),
-        ("TINCT_SHUTDOWN_DRAIN_SECS", "1".to_owned()),
+        // Longer than the balancer takes to notice (a check every 100 ms, then a reload).
+        ("TINCT_SHUTDOWN_DRAIN_SECS", "2".to_owned()),
         ("TINCT_SHUTDOWN_TIMEOUT_SECS", "20".to_owned()),
     ];
     let start = |port: u16, env: &[(&'static str, String)]| {
@@ -755,13 +844,28 @@ async fn a_rolling_restart_behind_nginx_under_load_loses_no_request() {
     );
     let lb = nginx.url();
     must(&lb, "node.create", json!({"id": "load"})).await;
-
+    let balancer = Balancer::new(&nginx, &ports);
     let stop = Arc::new(AtomicBool::new(false));
+    let health_checks = tokio::spawn({
+        let (balancer, stop) = (balancer.clone(), stop.clone());
+        async move {
+            let http = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                balancer.check(&http).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
     let mut clients = Vec::new();
     for c in 0..4 {
         let (lb, stop) = (lb.clone(), stop.clone());
         clients.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            // A new connection per request, as many clients of a public service: a kept-alive
+            // client connection would be at the mercy of nginx's own reloads.
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
             let (mut acknowledged, mut failures, mut requests) = (Vec::new(), Vec::new(), 0u32);
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
@@ -811,14 +915,14 @@ async fn a_rolling_restart_behind_nginx_under_load_loses_no_request() {
         instances[i] = tokio::task::spawn_blocking(move || start(port, &env))
             .await
             .unwrap();
-        let url = instances[i].url.clone();
-        eventually("the new instance is ready", || async {
-            get(&format!("{url}/health/ready")).await.0 == 200
+        eventually("the balancer routes to the new instance", || async {
+            balancer.routes(port)
         })
         .await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
+    health_checks.await.unwrap();
 
     let (mut acknowledged, mut failures, mut requests) = (Vec::new(), Vec::new(), 0);
     for client in clients {
