@@ -33,7 +33,8 @@ pub use limiter::{
 pub use local_bus::LocalBus;
 pub use local_cache::LocalCache;
 pub use model::{
-    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
+    ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenKind,
+    TokenRecord,
 };
 pub use pg_bus::PgBus;
 pub use postgres::{PgStore, redact_url};

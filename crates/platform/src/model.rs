@@ -62,6 +62,15 @@ pub struct TokenRecord {
     pub description: Option<String>,
 }
 
+/// What resolving a node reads: the ids from its root down to it, and every definition and
+/// override those nodes hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayeredTokens {
+    /// Root first, the node itself last.
+    pub lineage: Vec<String>,
+    pub tokens: Vec<TokenRecord>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {

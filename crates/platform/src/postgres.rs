@@ -20,7 +20,8 @@ use crate::idempotency::{
     Claimed, IdempotencyStore, KeyClaim, KeyRow, KeyRows, KeyState, StoredKey, claim_with, millis,
 };
 use crate::model::{
-    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
+    ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenKind,
+    TokenRecord,
 };
 use crate::store::{Result, Store, StoreRead, StoreTx};
 
@@ -129,6 +130,11 @@ fn migrator() -> Migrator {
             2,
             "idempotency_revisions",
             include_str!("../migrations/postgres/0002_idempotency_revisions.sql"),
+        ),
+        (
+            3,
+            "node_lineage",
+            include_str!("../migrations/postgres/0003_node_lineage.sql"),
         ),
     ];
     Migrator::with_migrations(
@@ -285,6 +291,28 @@ mod reads {
         rows.iter().map(token_from).collect()
     }
 
+    pub async fn layered_tokens(c: &mut PgConnection, id: &str) -> Result<Option<LayeredTokens>> {
+        let rows = sqlx::query(
+            "SELECT n.lineage, t.node, t.path, t.kind, t.type, t.value::text AS value, t.description \
+             FROM nodes n LEFT JOIN tokens t ON t.node = ANY(n.lineage) WHERE n.id = $1",
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let lineage: Vec<String> = first.try_get("lineage")?;
+        // A node without tokens in its lineage comes back as one row of NULL token columns.
+        let mut tokens = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("path")?.is_some() {
+                tokens.push(token_from(row)?);
+            }
+        }
+        Ok(Some(LayeredTokens { lineage, tokens }))
+    }
+
     pub async fn token(
         c: &mut PgConnection,
         node: &str,
@@ -394,6 +422,9 @@ macro_rules! pg_reads {
             async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>> {
                 reads::tokens(&mut *self.conn().await?, node_ids).await
             }
+            async fn layered_tokens(&self, id: &str) -> Result<Option<LayeredTokens>> {
+                reads::layered_tokens(&mut *self.conn().await?, id).await
+            }
             async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
                 reads::token(&mut *self.conn().await?, node, path).await
             }
@@ -453,8 +484,9 @@ impl StoreTx for PgTx {
 
     async fn insert_node(&self, node: &NewNode) -> Result<()> {
         sqlx::query(
-            "INSERT INTO nodes (id, parent, name, description, revision) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO nodes (id, parent, name, description, revision, lineage) \
+             VALUES ($1, $2, $3, $4, $5, \
+                     coalesce((SELECT lineage FROM nodes WHERE id = $2), '{}') || $1::text)",
         )
         .bind(&node.id)
         .bind(&node.parent)

@@ -24,7 +24,8 @@ use crate::idempotency::{
     Claimed, IdempotencyStore, KeyClaim, KeyRow, KeyRows, KeyState, StoredKey, claim_with, millis,
 };
 use crate::model::{
-    ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenKind, TokenRecord,
+    ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenKind,
+    TokenRecord,
 };
 use crate::store::{Result, Store, StoreRead, StoreTx};
 
@@ -90,6 +91,11 @@ fn migrator() -> Migrator {
             2,
             "idempotency_revisions",
             include_str!("../migrations/sqlite/0002_idempotency_revisions.sql"),
+        ),
+        (
+            3,
+            "node_lineage",
+            include_str!("../migrations/sqlite/0003_node_lineage.sql"),
         ),
     ];
     Migrator::with_migrations(
@@ -290,6 +296,32 @@ impl<T: Connected> StoreRead for T {
         rows.iter().map(token_from).collect()
     }
 
+    async fn layered_tokens(&self, id: &str) -> Result<Option<LayeredTokens>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT n.lineage, t.node, t.path, t.kind, t.type, t.value, t.description \
+             FROM nodes n LEFT JOIN tokens t ON t.node IN (SELECT value FROM json_each(n.lineage)) \
+             WHERE n.id = ?",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let lineage: String = first.try_get("lineage")?;
+        let lineage: Vec<String> =
+            serde_json::from_str(&lineage).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // A node without tokens in its lineage comes back as one row of NULL token columns.
+        let mut tokens = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("path")?.is_some() {
+                tokens.push(token_from(row)?);
+            }
+        }
+        Ok(Some(LayeredTokens { lineage, tokens }))
+    }
+
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
         let mut conn = self.conn().await?;
         let row = sqlx::query(
@@ -402,7 +434,8 @@ impl StoreTx for SqliteTx {
     async fn insert_node(&self, node: &NewNode) -> Result<()> {
         let mut conn = self.conn().await?;
         sqlx::query(
-            "INSERT INTO nodes (id, parent, name, description, revision) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO nodes (id, parent, name, description, revision, lineage) VALUES (?1, ?2, ?3, ?4, ?5, \
+             json_insert(coalesce((SELECT lineage FROM nodes WHERE id = ?2), '[]'), '$[#]', ?1))",
         )
         .bind(&node.id)
         .bind(&node.parent)

@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{ChangeEvent, HistoryEntry, NewEvent, NewHistory, NewNode, Node, TokenRecord};
+use crate::model::{
+    ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenRecord,
+};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -26,6 +28,16 @@ pub trait StoreRead: Send + Sync {
     async fn subtree(&self, id: &str) -> Result<Vec<Node>>;
     /// Every definition and override held by the given nodes.
     async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>>;
+    /// The node's lineage ids and every token they hold (`None` when the node does not exist).
+    /// Adapters answer it in one query; this default takes two.
+    async fn layered_tokens(&self, id: &str) -> Result<Option<LayeredTokens>> {
+        let lineage: Vec<String> = self.lineage(id).await?.into_iter().map(|n| n.id).collect();
+        if lineage.is_empty() {
+            return Ok(None);
+        }
+        let tokens = self.tokens(&lineage).await?;
+        Ok(Some(LayeredTokens { lineage, tokens }))
+    }
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>>;
     /// Newest first.
     async fn history(

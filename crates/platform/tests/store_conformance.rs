@@ -398,6 +398,7 @@ mod conformance {
         .await
         .unwrap();
         tx.commit().await.unwrap();
+        layered_tokens_read_the_whole_lineage(store, &value).await;
         let all = store
             .tokens(&["root".to_owned(), "theme".to_owned()])
             .await
@@ -416,6 +417,42 @@ mod conformance {
         let t = store.token("root", "color.a").await.unwrap().unwrap();
         assert_eq!(t.value, json!("#fff"));
         assert!(store.token("theme", "color.a").await.unwrap().is_none());
+    }
+
+    /// One read gives a node's lineage and the tokens of every node on it, and nothing else.
+    async fn layered_tokens_read_the_whole_lineage(
+        store: &dyn Store,
+        root_value: &serde_json::Value,
+    ) {
+        let layered = store.layered_tokens("theme").await.unwrap().unwrap();
+        assert_eq!(layered.lineage, ["root", "product", "theme"]);
+        let mut found: Vec<(String, String, serde_json::Value)> = layered
+            .tokens
+            .into_iter()
+            .map(|t| (t.node, t.path, t.value))
+            .collect();
+        found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        assert_eq!(
+            found,
+            [
+                ("root".to_owned(), "color.a".to_owned(), root_value.clone()),
+                ("theme".to_owned(), "color.a".to_owned(), json!("#000")),
+            ]
+        );
+        // A sibling's lineage does not see the theme's override; a node with no tokens on its
+        // lineage still exists; a missing node is None.
+        let other = store.layered_tokens("other").await.unwrap().unwrap();
+        assert_eq!(other.lineage, ["root", "other"]);
+        assert_eq!(other.tokens.len(), 1);
+        let tx = store.begin().await.unwrap();
+        tx.insert_node(&node("bare", None)).await.unwrap();
+        tx.commit().await.unwrap();
+        let bare = store.layered_tokens("bare").await.unwrap().unwrap();
+        assert_eq!(
+            (bare.lineage.as_slice(), bare.tokens.len()),
+            (["bare".to_owned()].as_slice(), 0)
+        );
+        assert!(store.layered_tokens("nope").await.unwrap().is_none());
     }
 
     async fn history_and_events(store: &dyn Store) {
@@ -635,4 +672,84 @@ fn token(node: &str, path: &str, value: &str) -> TokenRecord {
         value: json!(value),
         description: None,
     }
+}
+
+/// The statements of a migration after its first (the `ALTER TABLE` that adds the column).
+fn backfill_of(migration: &str) -> String {
+    let alter = migration
+        .find("ALTER TABLE")
+        .expect("the migration adds a column first");
+    let end = alter + migration[alter..].find(';').expect("a complete statement");
+    migration[end + 1..].to_owned()
+}
+
+/// A tree for the lineage backfill: root → product → theme, and a second root.
+async fn lineage_tree(store: &dyn Store) {
+    let tx = store.begin().await.unwrap();
+    for (id, parent) in [
+        ("root", None),
+        ("product", Some("root")),
+        ("theme", Some("product")),
+        ("solo", None),
+    ] {
+        tx.insert_node(&NewNode {
+            id: id.into(),
+            parent: parent.map(str::to_owned),
+            name: id.into(),
+            description: None,
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn assert_lineages(store: &dyn Store) {
+    for (id, want) in [
+        ("theme", vec!["root", "product", "theme"]),
+        ("product", vec!["root", "product"]),
+        ("solo", vec!["solo"]),
+    ] {
+        let layered = store.layered_tokens(id).await.unwrap().unwrap();
+        assert_eq!(layered.lineage, want, "lineage of {id}");
+    }
+}
+
+/// Databases from before the lineage column get every node's lineage from the backfill.
+#[tokio::test]
+async fn the_lineage_backfill_rebuilds_every_lineage_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.db");
+    let store = SqliteStore::open_file(&file).await.unwrap();
+    lineage_tree(&store).await;
+    let url = format!("sqlite://{}", file.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE nodes SET lineage = '[]'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sql = backfill_of(include_str!("../migrations/sqlite/0003_node_lineage.sql"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_lineages(&store).await;
+}
+
+#[tokio::test]
+async fn the_lineage_backfill_rebuilds_every_lineage_on_postgres() {
+    let pg = tinct_testkit::Postgres::start();
+    let store = PgStore::open_primary(&pg.url(), 2).await.unwrap();
+    lineage_tree(&store).await;
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    sqlx::query("UPDATE nodes SET lineage = '{}'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sql = backfill_of(include_str!("../migrations/postgres/0003_node_lineage.sql"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_lineages(&store).await;
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tinct_command::CommandError;
 use tinct_engine::{Entry, Layer, Resolved, TokenType, nearest_paths, resolve};
-use tinct_platform::{Node, StoreRead, TokenKind, TokenRecord};
+use tinct_platform::{LayeredTokens, Node, StoreRead, TokenKind, TokenRecord};
 
 use crate::errors::{from_resolve, from_store};
 
@@ -32,14 +32,13 @@ pub async fn node_not_found(store: &dyn StoreRead, id: &str) -> CommandError {
 
 /// The layers from the root down to `id`, ready for the engine.
 pub async fn layers(store: &dyn StoreRead, id: &str) -> Result<Vec<Layer>, CommandError> {
-    let lineage = store.lineage(id).await.map_err(from_store)?;
-    if lineage.is_empty() {
+    let Some(LayeredTokens { lineage, tokens }) =
+        store.layered_tokens(id).await.map_err(from_store)?
+    else {
         return Err(node_not_found(store, id).await);
-    }
-    let ids: Vec<String> = lineage.iter().map(|n| n.id.clone()).collect();
-    let tokens = store.tokens(&ids).await.map_err(from_store)?;
+    };
     let mut by_node = group_by_node(tokens)?;
-    Ok(ids
+    Ok(lineage
         .into_iter()
         .map(|node| Layer {
             entries: by_node.remove(&node).unwrap_or_default(),
