@@ -579,3 +579,24 @@ async fn redis_down_fails_open_or_closed_as_configured() {
         ["OK", "RATE_LIMITED"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_behind_a_trusted_proxy_keys_each_forwarded_client() {
+    let read = ("TINCT_RATE_LIMIT_READ", "1/h burst 2");
+    let proxied = Server::start(false, &[read, ("TINCT_TRUSTED_PROXIES", "127.0.0.1")]);
+    let base = proxied.url();
+    let a = Some("6.6.6.6, 198.51.100.1");
+    assert_eq!(
+        codes(base, "node.list", None, a, 3).await,
+        ["OK", "OK", "RATE_LIMITED"]
+    );
+    assert_eq!(
+        codes(base, "node.list", None, Some("198.51.100.2"), 2).await,
+        ["OK", "OK"]
+    );
+    // REST and the WebSocket upgrade draw from the same budget of one client.
+    assert_eq!(ws_status(base, "198.51.100.2").await, 429);
+    assert_eq!(ws_status(base, "198.51.100.3").await, 101);
+    // Without a header, the proxy itself is the client.
+    assert_eq!(codes(base, "node.list", None, None, 2).await, ["OK", "OK"]);
+}

@@ -792,10 +792,16 @@ fn instances_starting_at_once_on_a_fresh_database_migrate_it_once() {
         })
         .collect();
     let servers: Vec<_> = starters.into_iter().map(|s| s.join().unwrap()).collect();
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../platform/migrations/postgres"
+    ))
+    .unwrap()
+    .count();
     assert_eq!(
-        primary.sql("SELECT count(*) FROM _sqlx_migrations"),
-        "1",
-        "the schema was applied exactly once"
+        primary.sql("SELECT count(*), count(DISTINCT version) FROM _sqlx_migrations"),
+        format!("{migrations}|{migrations}"),
+        "each migration was applied exactly once"
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (server, _) in &servers {

@@ -38,6 +38,14 @@ pub fn document(registry: &Registry) -> Value {
                 )
             })
             .collect();
+        // Mutations also take their idempotency key as a header.
+        let parameters = if def.mutation {
+            json!([{"name": "Idempotency-Key", "in": "header", "required": false,
+                    "schema": {"type": "string", "maxLength": 255},
+                    "description": "Same as the idempotencyKey input field: a retry with the same key and input returns the first result."}])
+        } else {
+            json!([])
+        };
         paths.insert(
             format!("/v1/commands/{}", def.name),
             json!({"post": {
@@ -46,6 +54,7 @@ pub fn document(registry: &Registry) -> Value {
                 "tags": def.tags,
                 "x-mutation": def.mutation,
                 "x-scopes": def.scopes,
+                "parameters": parameters,
                 "requestBody": {"required": true, "content": {"application/json": {"schema": input, "examples": examples}}},
                 "responses": responses,
             }}),

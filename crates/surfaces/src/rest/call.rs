@@ -260,8 +260,6 @@ tokio::task_local! {
 /// Makes the connection's peer address (from `into_make_service_with_connect_info`) visible to
 /// `context()` while the request is handled. Mount on the router with
 /// `.layer(axum::middleware::from_fn(call::remember_peer))`.
-// Until rest/mod.rs mounts it, REST calls carry no client address (one shared anonymous budget).
-#[allow(dead_code)]
 pub async fn remember_peer(
     request: axum::extract::Request,
     next: axum::middleware::Next,

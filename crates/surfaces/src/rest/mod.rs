@@ -112,6 +112,7 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     let mut router = router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
+        .layer(axum::middleware::from_fn(call::remember_peer))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::limit,
@@ -189,6 +190,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         header::RETRY_AFTER,
         header::HeaderName::from_static(call::CONSISTENCY_HEADER),
         header::HeaderName::from_static(call::TRACE_HEADER),
+        header::HeaderName::from_static("idempotent-replayed"),
     ];
     Some(
         CorsLayer::new()
