@@ -403,6 +403,8 @@ async fn sigterm_drains_then_finishes_the_request_in_flight_and_exits_0() {
     let (status, ready) = get(&format!("{base}/health/ready")).await;
     assert_eq!(status, 503);
     assert_eq!(ready["status"], "draining", "{ready}");
+    let (_, detail) = get(&format!("{base}/health")).await;
+    assert_eq!(detail["data"]["status"], "draining", "{detail}");
     let live = reqwest::get(format!("{base}/health/live")).await.unwrap();
     assert_eq!(live.status(), 200);
     assert_eq!(

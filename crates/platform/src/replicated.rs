@@ -28,7 +28,8 @@ pub struct ReplicaProbe {
     pub every: Duration,
     /// How long one probe may take before the replica counts as down.
     pub timeout: Duration,
-    /// How long a read waits for a replica before the primary is asked too (first answer wins).
+    /// How long a read waits for a replica before the primary is asked too (first answer wins;
+    /// the primary winning opens the replica's breaker until its next probe).
     pub hedge_after: Duration,
 }
 
@@ -84,8 +85,10 @@ impl Replica {
     ///
     /// A replica that just died does not fail fast: its pool keeps trying to connect until its
     /// acquire timeout (2 s). So a read the replica has not answered within `hedge_after` is also
-    /// sent to the primary, and the first answer wins; and a read still waiting here when another
-    /// read or the probe opens the breaker moves to the primary at once.
+    /// sent to the primary, and the first answer wins; when the primary's wins, the replica counts
+    /// as failed (a slow call), so reads skip it until the next probe finds it answering. A read
+    /// still waiting here when another read or the probe opens the breaker moves to the primary
+    /// at once.
     async fn or_primary<'a, T>(
         &'a self,
         read: impl Fn(&'a dyn StoreRead) -> BoxFuture<'a, Result<T>> + Send,
@@ -112,7 +115,12 @@ impl Replica {
                             return there.await;
                         }
                     },
-                    answer = &mut there => return answer,
+                    answer = &mut there => {
+                        // Slower than the primary: dead, or too busy to be worth waiting for.
+                        // Either way reads go to the primary until a probe says otherwise.
+                        permit.failure();
+                        return answer;
+                    }
                 }
             }
         };
