@@ -632,6 +632,12 @@ async fn cors_answers_only_the_configured_origins_and_api_answers_are_nosniff() 
                 .is_none()
         );
     }
+    // `*` opens the API to every origin, and says so in the log.
+    let any = Server::start_on(0, &[("TINCT_CORS_ORIGINS", "*")], true);
+    let response = simple(any.url.clone(), "https://evil.example").await;
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let log = any.stderr();
+    assert!(log.contains("cors_origins has '*'"), "{log}");
     // Errors carry nosniff too.
     let (_, _) = post(&open.url, "node.get", json!({"id": "nope"})).await;
     let response = reqwest::Client::new()
