@@ -529,16 +529,18 @@ async fn the_default_body_limit_takes_an_import_of_5000_tokens() {
     let server = Server::start(&[]);
     let base = &server.url;
     must(base, "node.create", json!({"id": "big"})).await;
+    // Long descriptions: past axum's 2 MB default, within tinct's 10 MiB.
+    let description = "A token with a long description. ".repeat(20);
     let mut group = serde_json::Map::new();
     for i in 0..5000 {
         group.insert(
             format!("t{i:04}"),
-            json!({"$type": "color", "$value": format!("#{:06x}", i * 3000), "$description": "a token with a description of ordinary length"}),
+            json!({"$type": "color", "$value": format!("#{:06x}", i * 3000), "$description": description}),
         );
     }
     let document = json!({"color": Value::Object(group)});
     let body = json!({"node": "big", "document": document}).to_string();
-    assert!(body.len() > 100_000, "a realistic size: {}", body.len());
+    assert!(body.len() > 3_000_000, "{}", body.len());
     let response = reqwest::Client::new()
         .post(format!("{base}/v1/commands/tokens.import"))
         .header("content-type", "application/json")

@@ -113,6 +113,9 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
         .layer(axum::middleware::from_fn(call::remember_peer))
+        // limits::limit enforces max_body_bytes with the envelope; axum's own 2 MB default for
+        // extractors would otherwise refuse larger bodies first, in plain text.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::limit,
