@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use tinct_testkit::post_command as call;
-use tinct_testkit::{Postgres, TinctServer};
+use tinct_testkit::{Postgres, TinctServer, tinct_command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
 
@@ -153,6 +153,24 @@ async fn replica_health_and_lag_are_metrics() {
             .any(|l| l.starts_with("tinct_replica_lag_bytes{")),
         "{text}"
     );
+    // Pools: the primary's and the replica's, named like the replica's other series.
+    assert_eq!(
+        sample(&text, r#"tinct_db_pool_max_connections{pool="primary"}"#),
+        Some(10.0),
+        "{text}"
+    );
+    let replica_label = healthy
+        .strip_prefix("tinct_replica_healthy{replica=")
+        .and_then(|rest| rest.split('}').next())
+        .unwrap_or_else(|| panic!("{healthy}"));
+    assert!(
+        sample(
+            &text,
+            &format!("tinct_db_pool_max_connections{{pool={replica_label}}}")
+        )
+        .is_some(),
+        "{text}"
+    );
 
     replica.stop();
     // The health probe notices within its interval; the gauge follows at the next scrape.
@@ -169,4 +187,91 @@ async fn replica_health_and_lag_are_metrics() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(down, "a stopped replica shows as unhealthy");
+}
+
+/// Scrapes until `ready` holds for the text (bounded), and returns that text.
+async fn scrape_until(base: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = scrape(base).await;
+        if ready(&text) {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} never showed in /metrics:\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_event_feed_and_websockets_are_metrics_that_follow_the_instance() {
+    let server = TinctServer::start(Path::new(BIN));
+    let base = &server.url;
+    let text = scrape(base).await;
+    promtool_check(&text);
+    // SQLite: one writer connection, a small reader pool.
+    let pool = |text: &str, series: &str| sample(text, series).unwrap_or(f64::NAN);
+    assert_eq!(
+        pool(&text, r#"tinct_db_pool_max_connections{pool="writer"}"#),
+        1.0
+    );
+    assert_eq!(
+        pool(&text, r#"tinct_db_pool_max_connections{pool="readers"}"#),
+        4.0
+    );
+    for name in ["writer", "readers"] {
+        let idle = pool(
+            &text,
+            &format!(r#"tinct_db_pool_connections{{pool="{name}",state="idle"}}"#),
+        );
+        let busy = pool(
+            &text,
+            &format!(r#"tinct_db_pool_connections{{pool="{name}",state="busy"}}"#),
+        );
+        assert!(idle >= 0.0 && busy >= 0.0, "{name}: {text}");
+    }
+    assert_eq!(sample(&text, "tinct_websocket_connections"), Some(0.0));
+    assert_eq!(sample(&text, "tinct_bus_lag_events"), Some(0.0), "{text}");
+    let start = sample(&text, "tinct_event_feed_position").expect("feed position");
+
+    // Sockets are counted while open.
+    let ws_url = format!("{}/v1/ws", base.replace("http://", "ws://"));
+    let (first, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let (second, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    scrape_until(base, "two open sockets", |t| {
+        sample(t, "tinct_websocket_connections") == Some(2.0)
+    })
+    .await;
+    drop(first);
+    scrape_until(base, "one socket after a close", |t| {
+        sample(t, "tinct_websocket_connections") == Some(1.0)
+    })
+    .await;
+    drop(second);
+
+    // The feed follows writes made here and by another process on the same data.
+    for id in ["a", "b"] {
+        let created = call(base, "node.create", json!({ "id": id })).await;
+        assert_eq!(created["success"], true, "{created}");
+    }
+    let out = tinct_command(Path::new(BIN), &server.data_dir)
+        .args(["call", "node.create", "id=c"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = scrape_until(base, "three new events delivered", |t| {
+        sample(t, "tinct_event_feed_position").is_some_and(|p| p >= start + 3.0)
+            && sample(t, "tinct_bus_lag_events") == Some(0.0)
+            && sample(t, "tinct_websocket_connections") == Some(0.0)
+    })
+    .await;
+    promtool_check(&text);
+    // The write went through the writer's pool: it has a connection open.
+    let writer_open = pool(
+        &text,
+        r#"tinct_db_pool_connections{pool="writer",state="idle"}"#,
+    ) + pool(
+        &text,
+        r#"tinct_db_pool_connections{pool="writer",state="busy"}"#,
+    );
+    assert_eq!(writer_open, 1.0, "{text}");
 }

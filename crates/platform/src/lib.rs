@@ -42,4 +42,4 @@ pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
 pub use replicated::{ReplicaProbe, ReplicatedStore};
 pub use sqlite::SqliteStore;
-pub use store::{ReplicaStatus, Store, StoreRead, StoreTx};
+pub use store::{PoolStatus, ReplicaStatus, Store, StoreRead, StoreTx};

@@ -474,6 +474,10 @@ impl Store for PgStore {
     fn describe(&self) -> String {
         format!("postgres {}", self.location)
     }
+
+    fn pools(&self) -> Vec<crate::PoolStatus> {
+        vec![crate::PoolStatus::of("primary", &self.pool)]
+    }
 }
 
 #[async_trait]

@@ -361,6 +361,18 @@ impl Store for ReplicatedStore {
         }
     }
 
+    fn pools(&self) -> Vec<crate::PoolStatus> {
+        let mut pools = self.primary.pools();
+        for r in self.replicas.iter() {
+            // Named like the replica's other series (tinct_replica_healthy).
+            pools.extend(r.store.pools().into_iter().map(|mut p| {
+                p.name = r.store.describe();
+                p
+            }));
+        }
+        pools
+    }
+
     async fn replicas(&self) -> Vec<ReplicaStatus> {
         let primary: Option<u64> = self
             .primary

@@ -423,6 +423,13 @@ impl Store for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite {}", self.location)
     }
+
+    fn pools(&self) -> Vec<crate::PoolStatus> {
+        vec![
+            crate::PoolStatus::of("writer", &self.writer),
+            crate::PoolStatus::of("readers", &self.readers),
+        ]
+    }
 }
 
 #[async_trait]

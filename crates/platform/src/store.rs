@@ -91,6 +91,10 @@ pub trait Store: StoreRead {
     async fn replicas(&self) -> Vec<ReplicaStatus> {
         Vec::new()
     }
+    /// This instance's connection pools and their use, for metrics; none unless overridden.
+    fn pools(&self) -> Vec<PoolStatus> {
+        Vec::new()
+    }
 }
 
 /// One read replica as health reports show it.
@@ -101,4 +105,26 @@ pub struct ReplicaStatus {
     pub healthy: bool,
     /// WAL bytes the replica has not replayed yet (unknown while it is down).
     pub lag_bytes: Option<u64>,
+}
+
+/// One connection pool as metrics show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoolStatus {
+    /// `writer` / `readers` (SQLite), `primary` or the replica's name (PostgreSQL).
+    pub name: String,
+    /// Connections open now, idle or lent out.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolStatus {
+    pub fn of<DB: sqlx::Database>(name: impl Into<String>, pool: &sqlx::Pool<DB>) -> Self {
+        PoolStatus {
+            name: name.into(),
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
 }

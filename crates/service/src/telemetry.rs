@@ -83,6 +83,26 @@ fn describe() {
         "tinct_breaker_transitions_total",
         "Circuit breaker state changes since start, by breaker and the state entered (to)."
     );
+    describe_gauge!(
+        "tinct_db_pool_connections",
+        "Database connections open in this instance's pools, by pool and state (idle or busy)."
+    );
+    describe_gauge!(
+        "tinct_db_pool_max_connections",
+        "The most connections each pool may open, by pool."
+    );
+    describe_gauge!(
+        "tinct_bus_lag_events",
+        "Committed change events this instance's event feed has not delivered yet."
+    );
+    describe_gauge!(
+        "tinct_event_feed_position",
+        "Sequence of the newest change event this instance's event feed has delivered."
+    );
+    describe_gauge!(
+        "tinct_websocket_connections",
+        "WebSocket live-update connections open on this instance."
+    );
     describe_counter!(
         "tinct_rate_limited_total",
         "Calls refused with RATE_LIMITED, by command class (read, write or export)."

@@ -41,12 +41,52 @@ pub async fn prometheus(State(state): State<RestState>) -> Response {
                 .absolute(count);
         }
     }
+    pool_and_feed_gauges(services).await;
     metrics::gauge!("tinct_uptime_seconds").set(services.started.elapsed().as_secs_f64());
     metrics::gauge!("tinct_info",
         "version" => env!("CARGO_PKG_VERSION"), "instance" => services.instance.clone())
     .set(1.0);
     handle.run_upkeep();
     ([(header::CONTENT_TYPE, EXPOSITION)], handle.render()).into_response()
+}
+
+/// Database pool use, how far the event feed is behind the event table, open WebSockets.
+async fn pool_and_feed_gauges(services: &tinct_service::Services) {
+    for pool in services.store.pools() {
+        let busy = pool.size.saturating_sub(pool.idle);
+        for (state, count) in [("idle", pool.idle), ("busy", busy)] {
+            metrics::gauge!("tinct_db_pool_connections", "pool" => pool.name.clone(), "state" => state)
+                .set(f64::from(count));
+        }
+        metrics::gauge!("tinct_db_pool_max_connections", "pool" => pool.name)
+            .set(f64::from(pool.max));
+    }
+    let delivered = services.feed.position().await;
+    metrics::gauge!("tinct_event_feed_position").set(delivered as f64);
+    // Unknown while the store does not answer: NaN, not the last value seen.
+    let lag = match services.store.latest_event_seq().await {
+        Ok(newest) => newest.saturating_sub(delivered).max(0) as f64,
+        Err(_) => f64::NAN,
+    };
+    metrics::gauge!("tinct_bus_lag_events").set(lag);
+    // Present (at 0) before the first connection.
+    metrics::gauge!("tinct_websocket_connections").increment(0.0);
+}
+
+/// Counts one open WebSocket in `tinct_websocket_connections` for as long as it lives.
+pub struct OpenSocket(());
+
+impl OpenSocket {
+    pub fn count() -> Self {
+        metrics::gauge!("tinct_websocket_connections").increment(1.0);
+        OpenSocket(())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("tinct_websocket_connections").decrement(1.0);
+    }
 }
 
 pub async fn summary(State(state): State<RestState>) -> Response {

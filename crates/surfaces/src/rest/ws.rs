@@ -160,6 +160,7 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 async fn stream(mut socket: WebSocket, state: RestState, query: WsQuery, ctx: Context) {
+    let _open = super::metrics::OpenSocket::count();
     // Subscribe before replaying, so nothing committed meanwhile falls between the two.
     let mut live = state.services.feed.subscribe();
     let mut shutdown = state.shutdown.clone();
