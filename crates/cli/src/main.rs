@@ -7,6 +7,7 @@ mod input;
 mod output;
 mod serve;
 mod target;
+mod telemetry_export;
 
 use std::process::ExitCode;
 
@@ -95,6 +96,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Serve(_) => {
             let config = load_config(&cli)?;
+            // Flushes the last spans when serving ends.
+            let _export = telemetry_export::start(&config)?;
             serve::init_logging(&config.log, config.log_format);
             let app = App::open(config).await.map_err(|e| e.to_string())?;
             serve::run(app).await?;

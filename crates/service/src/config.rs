@@ -101,6 +101,9 @@ pub struct Config {
     pub auth_issuer: Option<String>,
     /// When set, tokens must carry this `aud`.
     pub auth_audience: Option<String>,
+    /// OTLP/HTTP collector base URL, e.g. `http://otel-collector:4318`; spans go to
+    /// `{otlp_endpoint}/v1/traces`. Needs a binary built with `--features otel`.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// A configured secret: serialised as is (figment reads it), but never shown by `Debug`.
@@ -197,6 +200,7 @@ impl Default for Config {
             auth_jwks_file: None,
             auth_issuer: None,
             auth_audience: None,
+            otlp_endpoint: None,
         }
     }
 }
