@@ -602,25 +602,35 @@ fn nginx_binary() -> &'static str {
     }
 }
 
-/// deploy/nginx/tinct.conf with its upstreams on `upstream`, listening on `port`, files in `dir`,
-/// included in an `http {}` the way a server's nginx.conf does.
-fn nginx_wrapper(dir: &Path, port: u16, upstream: &str) -> PathBuf {
+/// deploy/nginx/tinct.conf with the first server of each upstream on `dead` and the others on
+/// `upstream`, listening on `port`, files in `dir`, included in an `http {}` the way a server's
+/// nginx.conf does.
+fn nginx_wrapper(dir: &Path, port: u16, upstream: &str, dead: &str) -> PathBuf {
     let ours = read(&deploy_dir().join("nginx/tinct.conf"));
     let d = dir.display();
     let mut inside_upstream = false;
     let mut servers = 0;
+    let mut first = false;
     let rewritten: String = ours
         .lines()
         .map(|line| {
             let t = line.trim_start();
             if t.starts_with("upstream ") {
                 inside_upstream = true;
+                first = true;
             } else if t.starts_with('}') {
                 inside_upstream = false;
             }
             let line = if inside_upstream && t.starts_with("server ") {
                 servers += 1;
-                format!("    server {upstream};")
+                // Same options, other address: `server HOST:PORT max_fails=… …;`.
+                let address = t.split_whitespace().nth(1).unwrap().trim_end_matches(';');
+                let to = if std::mem::take(&mut first) {
+                    dead
+                } else {
+                    upstream
+                };
+                line.replacen(address, to, 1)
             } else if t.starts_with("listen ") {
                 format!("    listen 127.0.0.1:{port};")
             } else {
@@ -679,7 +689,9 @@ async fn the_nginx_config_passes_nginx_t_and_proxies_a_real_instance() {
     let upstream = server.url.trim_start_matches("http://").to_owned();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let conf = nginx_wrapper(dir.path(), port, &upstream);
+    // One instance of each upstream is down: requests still succeed, retried on the next.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let conf = nginx_wrapper(dir.path(), port, &upstream, &dead);
     let test = Command::new(nginx_binary())
         .arg("-t")
         .arg("-p")
@@ -765,6 +777,7 @@ async fn the_nginx_config_passes_nginx_t_and_proxies_a_real_instance() {
     assert_eq!(metrics.status(), 404);
 
     // The access log (flushed when nginx stops) has the paths but never a query string.
+    drop(client);
     nginx.stop();
     let log = read(&dir.path().join("tinct-access.log"));
     assert!(
@@ -772,6 +785,11 @@ async fn the_nginx_config_passes_nginx_t_and_proxies_a_real_instance() {
         "{log}"
     );
     assert!(!log.contains(&token), "{log}");
+    // Some request met the dead instance first and was passed on (both addresses logged).
+    assert!(
+        log.contains(&format!("\"upstream\":\"{dead}, {upstream}\"")),
+        "{log}"
+    );
     assert!(!log.contains("outputReferences"), "{log}");
     for line in log.lines() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
