@@ -60,6 +60,8 @@ impl TinctServer {
         let mut cmd = tinct_command(bin, data_dir);
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("TINCT_LOG", "warn")
+            // Tests stop servers often; no load balancer needs the production drain delay here.
+            .env("TINCT_SHUTDOWN_DRAIN_SECS", "0")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
