@@ -3,8 +3,8 @@
 //! Prometheus in `tinct serve`), plus a small in-process summary for `/metrics.json`. Unknown
 //! command names never get this far, so label values stay bounded by the catalogue.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -18,6 +18,71 @@ use crate::error::CommandError;
 #[derive(Default)]
 pub struct CommandMetrics {
     summary: Mutex<Tally>,
+    /// Command name → the handles of each surface it was called through.
+    handles: RwLock<HashMap<String, BySurface>>,
+}
+
+type BySurface = Vec<(&'static str, Arc<Handles>)>;
+
+/// The metric handles of one command on one surface, registered on first use: the `metrics`
+/// macros build, hash and look up a label set every time they run, on every call.
+struct Handles {
+    in_progress: metrics::Gauge,
+    duration: metrics::Histogram,
+    /// Outcome code → its counter (codes come from the closed catalogue).
+    calls: RwLock<HashMap<&'static str, metrics::Counter>>,
+    /// Made on first use, so commands that are never cached show no cache series.
+    cache_hits: OnceLock<metrics::Counter>,
+    cache_misses: OnceLock<metrics::Counter>,
+    command: String,
+    surface: &'static str,
+}
+
+impl Handles {
+    fn new(command: &str, surface: &'static str) -> Self {
+        let name = command.to_owned();
+        Handles {
+            in_progress: metrics::gauge!("tinct_commands_in_progress", "command" => name.clone()),
+            duration: metrics::histogram!("tinct_command_duration_seconds",
+                "command" => name.clone(), "surface" => surface),
+            calls: RwLock::default(),
+            cache_hits: OnceLock::new(),
+            cache_misses: OnceLock::new(),
+            command: name,
+            surface,
+        }
+    }
+
+    fn cache_result(&self, counter: &OnceLock<metrics::Counter>, result: &'static str) {
+        counter
+            .get_or_init(|| {
+                metrics::counter!("tinct_cache_requests_total",
+                    "command" => self.command.clone(), "result" => result)
+            })
+            .increment(1);
+    }
+
+    fn count(&self, code: &'static str) {
+        let known = read(&self.calls).get(code).cloned();
+        let counter = known.unwrap_or_else(|| {
+            write(&self.calls)
+                .entry(code)
+                .or_insert_with(|| {
+                    metrics::counter!("tinct_commands_total", "command" => self.command.clone(),
+                        "surface" => self.surface, "code" => code)
+                })
+                .clone()
+        });
+        counter.increment(1);
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Default)]
@@ -54,18 +119,16 @@ pub struct ErrorTotals {
 /// (`INTERNAL_ERROR`), or the client went away (`CANCELLED`).
 struct Measured<'a> {
     metrics: &'a CommandMetrics,
-    command: String,
-    surface: &'static str,
+    handles: Arc<Handles>,
     deadline: Option<Instant>,
     started: Instant,
-    in_progress: metrics::Gauge,
     /// Set when the chain returned: `OK` or its error code.
     code: Option<&'static str>,
 }
 
 impl Drop for Measured<'_> {
     fn drop(&mut self) {
-        self.in_progress.decrement(1.0);
+        self.handles.in_progress.decrement(1.0);
         let code = self.code.unwrap_or_else(|| {
             if std::thread::panicking() {
                 "INTERNAL_ERROR"
@@ -76,19 +139,18 @@ impl Drop for Measured<'_> {
             }
         });
         let elapsed = self.started.elapsed();
-        let command = std::mem::take(&mut self.command);
-        metrics::counter!("tinct_commands_total",
-            "command" => command.clone(), "surface" => self.surface, "code" => code)
-        .increment(1);
-        metrics::histogram!("tinct_command_duration_seconds",
-            "command" => command.clone(), "surface" => self.surface)
-        .record(elapsed.as_secs_f64());
+        self.handles.count(code);
+        self.handles.duration.record(elapsed.as_secs_f64());
         let mut tally = self
             .metrics
             .summary
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let entry = tally.by_name.entry(command).or_default();
+        let command = &self.handles.command;
+        if !tally.by_name.contains_key(command) {
+            tally.by_name.insert(command.clone(), (0, 0.0));
+        }
+        let entry = tally.by_name.get_mut(command).expect("inserted above");
         entry.0 += 1;
         entry.1 += elapsed.as_secs_f64() * 1000.0;
         if code != "OK" {
@@ -100,6 +162,25 @@ impl Drop for Measured<'_> {
 impl CommandMetrics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn handles(&self, command: &str, surface: &'static str) -> Arc<Handles> {
+        let known = read(&self.handles)
+            .get(command)
+            .and_then(|by_surface| by_surface.iter().find(|(s, _)| *s == surface))
+            .map(|(_, h)| Arc::clone(h));
+        known.unwrap_or_else(|| {
+            let mut all = write(&self.handles);
+            let by_surface = all.entry(command.to_owned()).or_default();
+            match by_surface.iter().find(|(s, _)| *s == surface) {
+                Some((_, h)) => Arc::clone(h),
+                None => {
+                    let made = Arc::new(Handles::new(command, surface));
+                    by_surface.push((surface, Arc::clone(&made)));
+                    made
+                }
+            }
+        })
     }
 
     pub fn summary(&self) -> CommandSummary {
@@ -135,18 +216,14 @@ impl CommandMetrics {
 #[async_trait]
 impl Middleware for CommandMetrics {
     async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
-        let command = call.command.name.clone();
         let ctx = call.ctx.clone();
-        let in_progress =
-            metrics::gauge!("tinct_commands_in_progress", "command" => command.clone());
-        in_progress.increment(1.0);
+        let handles = self.handles(&call.command.name, ctx.surface.as_str());
+        handles.in_progress.increment(1.0);
         let mut measured = Measured {
             metrics: self,
-            command: command.clone(),
-            surface: ctx.surface.as_str(),
+            handles: Arc::clone(&handles),
             deadline: ctx.deadline,
             started: Instant::now(),
-            in_progress,
             code: None,
         };
         let out = next.run(call).await;
@@ -155,15 +232,10 @@ impl Middleware for CommandMetrics {
             Err(e) => e.code.as_str(),
         });
         drop(measured);
-        let cache = match ctx.cache_status() {
-            Some(CacheStatus::Hit) => Some("hit"),
-            Some(CacheStatus::Miss) => Some("miss"),
-            _ => None,
-        };
-        if let Some(result) = cache {
-            metrics::counter!("tinct_cache_requests_total",
-                "command" => command, "result" => result)
-            .increment(1);
+        match ctx.cache_status() {
+            Some(CacheStatus::Hit) => handles.cache_result(&handles.cache_hits, "hit"),
+            Some(CacheStatus::Miss) => handles.cache_result(&handles.cache_misses, "miss"),
+            _ => {}
         }
         out
     }

@@ -109,7 +109,18 @@ pub fn envelope(result: CommandResult) -> Response {
     {
         insert(&mut headers, "idempotent-replayed", "true");
     }
-    (status, headers, Json(result)).into_response()
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // Sized for the encoded data plus the envelope around it, so the body is written once
+    // instead of growing (and being copied) step by step.
+    let mut body = Vec::with_capacity(result.data.as_ref().map_or(0, |d| d.json().len()) + 512);
+    match serde_json::to_writer(&mut body, &result) {
+        Ok(()) => (status, headers, body).into_response(),
+        // Plain data types always encode; this is only a guard.
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 pub fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -257,20 +268,15 @@ tokio::task_local! {
     static PEER: std::net::SocketAddr;
 }
 
-/// Makes the connection's peer address (from `into_make_service_with_connect_info`) visible to
-/// `context()` while the request is handled. Mount on the router with
-/// `.layer(axum::middleware::from_fn(call::remember_peer))`.
-pub async fn remember_peer(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0);
+/// Runs `request` with the connection's peer address (from `into_make_service_with_connect_info`)
+/// visible to `context()`.
+pub async fn with_peer<F: std::future::Future>(
+    peer: Option<std::net::SocketAddr>,
+    request: F,
+) -> F::Output {
     match peer {
-        Some(peer) => PEER.scope(peer, next.run(request)).await,
-        None => next.run(request).await,
+        Some(peer) => PEER.scope(peer, request).await,
+        None => request.await,
     }
 }
 

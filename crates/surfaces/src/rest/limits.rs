@@ -3,9 +3,8 @@
 //! 400 — both in the envelope as `VALIDATION_ERROR`, before anything parses the body.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 use tinct_command::CommandError;
@@ -17,7 +16,8 @@ use super::call::{context_or_return, early_error};
 /// per group; nothing legitimate comes near this.
 pub const MAX_JSON_DEPTH: usize = 128;
 
-pub async fn limit(State(state): State<RestState>, request: Request, next: Next) -> Response {
+/// The request, its body read in full when it has one, or the refusal to send instead.
+pub async fn admit(state: &RestState, request: Request) -> Result<Request, Response> {
     let max = state.max_body_bytes;
     let declared = request
         .headers()
@@ -31,20 +31,25 @@ pub async fn limit(State(state): State<RestState>, request: Request, next: Next)
             Method::GET | Method::HEAD | Method::OPTIONS
         );
     if !may_have_body {
-        return next.run(request).await;
+        return Ok(request);
     }
     if declared.is_some_and(|n| n > max) {
-        return too_large(&state, request.headers(), max);
+        return Err(too_large(state, request.headers(), max));
     }
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, usize::try_from(max).unwrap_or(usize::MAX)).await {
         Ok(bytes) => bytes,
-        Err(e) if is_length_limit(&e) => return too_large(&state, &parts.headers, max),
+        Err(e) if is_length_limit(&e) => return Err(too_large(state, &parts.headers, max)),
         // The client went away or sent a broken body; nobody reads this answer.
         Err(e) => {
             let error = CommandError::validation(format!("could not read the request body: {e}"))
                 .suggest("Send the body again in full.");
-            return refuse(&state, &parts.headers, error, StatusCode::BAD_REQUEST);
+            return Err(refuse(
+                state,
+                &parts.headers,
+                error,
+                StatusCode::BAD_REQUEST,
+            ));
         }
     };
     if let Some(depth) = too_deep(&bytes, MAX_JSON_DEPTH) {
@@ -53,10 +58,14 @@ pub async fn limit(State(state): State<RestState>, request: Request, next: Next)
         ))
         .suggest("Flatten the document: token groups need a few levels, not hundreds.")
         .details(json!({"maxDepth": MAX_JSON_DEPTH}));
-        return refuse(&state, &parts.headers, error, StatusCode::BAD_REQUEST);
+        return Err(refuse(
+            state,
+            &parts.headers,
+            error,
+            StatusCode::BAD_REQUEST,
+        ));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// `to_bytes` reports an over-long body as a boxed `http_body_util::LengthLimitError`, whose

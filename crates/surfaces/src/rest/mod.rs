@@ -33,9 +33,20 @@ use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-/// What every REST handler needs.
+/// What every REST handler needs. Behind one `Arc`: axum clones the state for every request and
+/// every stateful layer, so a clone must be one reference count, not one per field.
 #[derive(Clone)]
-pub struct RestState {
+pub struct RestState(Arc<RestShared>);
+
+impl std::ops::Deref for RestState {
+    type Target = RestShared;
+
+    fn deref(&self) -> &RestShared {
+        &self.0
+    }
+}
+
+pub struct RestShared {
     pub registry: Arc<Registry>,
     pub services: Arc<Services>,
     pub metrics: Arc<CommandMetrics>,
@@ -49,7 +60,7 @@ pub struct RestState {
     pub max_body_bytes: u64,
 }
 
-impl RestState {
+impl RestShared {
     pub fn is_draining(&self) -> bool {
         *self.draining.borrow()
     }
@@ -64,7 +75,7 @@ pub struct Lifecycle {
 }
 
 pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
-    let state = RestState {
+    let state = RestState(Arc::new(RestShared {
         registry: app.registry.clone(),
         services: app.services.clone(),
         metrics: app.metrics.clone(),
@@ -73,7 +84,7 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
         request_timeout: Duration::from_secs(app.config.request_timeout_secs),
         export_max_age: Duration::from_secs(app.config.export_max_age_secs),
         max_body_bytes: app.config.max_body_bytes,
-    };
+    }));
     let config = &app.config;
     // Health and metrics are on every instance, whatever it serves.
     let mut router = Router::new()
@@ -112,19 +123,11 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     let mut router = router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
-        .layer(axum::middleware::from_fn(call::remember_peer))
-        // limits::limit enforces max_body_bytes with the envelope; axum's own 2 MB default for
+        // `edge` enforces max_body_bytes with the envelope; axum's own 2 MB default for
         // extractors would otherwise refuse larger bodies first, in plain text.
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit,
-        ))
         .layer(panic::layer(app.registry.instance()))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            response_headers,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge));
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
@@ -139,12 +142,18 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
 /// `nosniff` on every answer (the page sets its own, stricter headers too), and `Connection:
 /// close` while draining, so a proxy's kept-alive connections end cleanly after their answer
 /// instead of being cut when the server stops.
-async fn response_headers(
-    State(state): State<RestState>,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
+/// What every request passes through, as one layer (each `from_fn` layer costs a service clone
+/// and a boxed future per request): the request limits, the peer address for `context()`, and the
+/// headers every answer carries.
+async fn edge(State(state): State<RestState>, request: Request<Body>, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let mut response = match limits::admit(&state, request).await {
+        Ok(request) => call::with_peer(peer, next.run(request)).await,
+        Err(refused) => refused,
+    };
     let headers = response.headers_mut();
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)
