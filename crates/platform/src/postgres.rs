@@ -78,8 +78,7 @@ impl PgStore {
 
     /// A handle that connects on first use (a replica that is down now is used once it answers).
     pub fn open_lazy(url: &str, pool_size: u32) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(pool_size.max(1))
+        let pool = pool_options(pool_size)
             .acquire_timeout(Duration::from_secs(2))
             .connect_lazy(url)?;
         Ok(PgStore {
@@ -89,8 +88,7 @@ impl PgStore {
     }
 
     async fn connect(url: &str, pool_size: u32) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(pool_size.max(1))
+        let pool = pool_options(pool_size)
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
@@ -103,6 +101,24 @@ impl PgStore {
     async fn conn(&self) -> Result<PoolConnection<Postgres>> {
         Ok(self.pool.acquire().await?)
     }
+}
+
+/// Connections are pinged before use only when they sat idle for a while (as HikariCP does):
+/// a ping before every acquire is a round trip per query — as much as a simple read costs —
+/// while under load connections are never idle long enough to have died unseen.
+fn pool_options(pool_size: u32) -> PgPoolOptions {
+    const TRUST_IDLE_FOR: Duration = Duration::from_millis(500);
+    PgPoolOptions::new()
+        .max_connections(pool_size.max(1))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > TRUST_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db` for logs and banners.
@@ -183,16 +199,29 @@ fn json_from(text: Option<String>) -> Result<Option<Value>> {
         .transpose()
 }
 
+/// The columns every token query selects from `tokens t`, in this order (read by position: a
+/// lookup by name per column per row shows up in the profile of a resolve).
+macro_rules! token_columns {
+    () => {
+        "t.node, t.path, t.kind, t.type, t.value::text AS value, t.description"
+    };
+}
+
 fn token_from(row: &PgRow) -> Result<TokenRecord> {
-    let kind: String = row.try_get("kind")?;
+    token_at(row, 0)
+}
+
+/// A token from the row's `token_columns!()`, starting at column `first`.
+fn token_at(row: &PgRow, first: usize) -> Result<TokenRecord> {
+    let kind: &str = row.try_get(first + 2)?;
     Ok(TokenRecord {
-        node: row.try_get("node")?,
-        path: row.try_get("path")?,
-        kind: TokenKind::parse(&kind)
+        node: row.try_get(first)?,
+        path: row.try_get(first + 1)?,
+        kind: TokenKind::parse(kind)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown token kind {kind}")))?,
-        token_type: row.try_get("type")?,
-        value: json_from(row.try_get("value")?)?.unwrap_or(Value::Null),
-        description: row.try_get("description")?,
+        token_type: row.try_get(first + 3)?,
+        value: json_from(row.try_get(first + 4)?)?.unwrap_or(Value::Null),
+        description: row.try_get(first + 5)?,
     })
 }
 
@@ -281,10 +310,11 @@ mod reads {
     }
 
     pub async fn tokens(c: &mut PgConnection, ids: &[String]) -> Result<Vec<TokenRecord>> {
-        let rows = sqlx::query(
-            "SELECT node, path, kind, type, value::text AS value, description FROM tokens \
-             WHERE node = ANY($1) ORDER BY node, path",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens t WHERE t.node = ANY($1) ORDER BY t.node, t.path"
+        ))
         .bind(ids)
         .fetch_all(c)
         .await?;
@@ -292,22 +322,23 @@ mod reads {
     }
 
     pub async fn layered_tokens(c: &mut PgConnection, id: &str) -> Result<Option<LayeredTokens>> {
-        let rows = sqlx::query(
-            "SELECT n.lineage, t.node, t.path, t.kind, t.type, t.value::text AS value, t.description \
-             FROM nodes n LEFT JOIN tokens t ON t.node = ANY(n.lineage) WHERE n.id = $1",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT n.lineage, ",
+            token_columns!(),
+            " FROM nodes n LEFT JOIN tokens t ON t.node = ANY(n.lineage) WHERE n.id = $1"
+        ))
         .bind(id)
         .fetch_all(c)
         .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let lineage: Vec<String> = first.try_get("lineage")?;
+        let lineage: Vec<String> = first.try_get(0)?;
         // A node without tokens in its lineage comes back as one row of NULL token columns.
         let mut tokens = Vec::with_capacity(rows.len());
         for row in &rows {
-            if row.try_get::<Option<String>, _>("path")?.is_some() {
-                tokens.push(token_from(row)?);
+            if row.try_get::<Option<&str>, _>(2)?.is_some() {
+                tokens.push(token_at(row, 1)?);
             }
         }
         Ok(Some(LayeredTokens { lineage, tokens }))
@@ -318,10 +349,11 @@ mod reads {
         node: &str,
         path: &str,
     ) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(
-            "SELECT node, path, kind, type, value::text AS value, description FROM tokens \
-             WHERE node = $1 AND path = $2",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens t WHERE t.node = $1 AND t.path = $2"
+        ))
         .bind(node)
         .bind(path)
         .fetch_optional(c)

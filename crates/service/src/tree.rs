@@ -83,17 +83,16 @@ type Entries = std::collections::BTreeMap<String, Entry>;
 fn group_by_node(tokens: Vec<TokenRecord>) -> Result<HashMap<String, Entries>, CommandError> {
     let mut by_node: HashMap<String, Entries> = HashMap::new();
     for t in tokens {
-        let entry = entry_of(&t)?;
-        by_node.entry(t.node).or_default().insert(t.path, entry);
+        let (node, path, entry) = entry_of(t)?;
+        by_node.entry(node).or_default().insert(path, entry);
     }
     Ok(by_node)
 }
 
-fn entry_of(t: &TokenRecord) -> Result<Entry, CommandError> {
-    Ok(match t.kind {
-        TokenKind::Override => Entry::Override {
-            value: t.value.clone(),
-        },
+/// The record as the engine's entry (taking its value, not copying it), with its node and path.
+fn entry_of(t: TokenRecord) -> Result<(String, String, Entry), CommandError> {
+    let entry = match t.kind {
+        TokenKind::Override => Entry::Override { value: t.value },
         TokenKind::Define => {
             let ty = t.token_type.as_deref().unwrap_or_default();
             let token_type: TokenType = ty.parse().map_err(|_| {
@@ -104,9 +103,10 @@ fn entry_of(t: &TokenRecord) -> Result<Entry, CommandError> {
             })?;
             Entry::Define {
                 token_type,
-                value: t.value.clone(),
-                description: t.description.clone(),
+                value: t.value,
+                description: t.description,
             }
         }
-    })
+    };
+    Ok((t.node, t.path, entry))
 }
