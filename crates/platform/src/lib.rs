@@ -8,14 +8,19 @@ mod cache;
 mod error;
 mod feed;
 mod idempotency;
+mod lease;
+mod leadership;
 mod limiter;
 mod local_bus;
 mod local_cache;
 mod model;
 mod pg_bus;
+mod pg_lease;
 mod postgres;
 mod redis_bus;
 mod redis_cache;
+mod redis_lease;
+mod redis_script;
 mod replicated;
 mod sqlite;
 mod store;
@@ -26,6 +31,8 @@ pub use cache::{Cache, Cached, CachedValue, Generation};
 pub use error::StoreError;
 pub use feed::{EventFeed, FeedHandle};
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyState, StoredKey};
+pub use leadership::Leadership;
+pub use lease::{Epoch, Lease, LeaseError, LeaseState, LocalLease};
 pub use limiter::{
     Clock, Decision, Limiter, LimiterError, LocalLimiter, PolicyError, RatePolicy, RedisLimiter,
     SystemClock,
@@ -37,9 +44,11 @@ pub use model::{
     TokenRecord,
 };
 pub use pg_bus::PgBus;
+pub use pg_lease::PgLease;
 pub use postgres::{PgStore, redact_url};
 pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
+pub use redis_lease::RedisLease;
 pub use replicated::{ReplicaProbe, ReplicatedStore};
 pub use sqlite::SqliteStore;
 pub use store::{PoolStatus, ReplicaStatus, Store, StoreRead, StoreTx};

@@ -101,6 +101,16 @@ impl PgStore {
     async fn conn(&self) -> Result<PoolConnection<Postgres>> {
         Ok(self.pool.acquire().await?)
     }
+
+    /// The pool, for adapters that share this database (leases).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The redacted URL, for `describe`.
+    pub(crate) fn location(&self) -> &str {
+        &self.location
+    }
 }
 
 /// Connections are pinged before use only when they sat idle for a while (as HikariCP does):
@@ -151,6 +161,11 @@ fn migrator() -> Migrator {
             3,
             "node_lineage",
             include_str!("../migrations/postgres/0003_node_lineage.sql"),
+        ),
+        (
+            5,
+            "leases",
+            include_str!("../migrations/postgres/0005_leases.sql"),
         ),
     ];
     Migrator::with_migrations(

@@ -97,6 +97,11 @@ fn migrator() -> Migrator {
             "node_lineage",
             include_str!("../migrations/sqlite/0003_node_lineage.sql"),
         ),
+        (
+            5,
+            "leases",
+            include_str!("../migrations/sqlite/0005_leases.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations
