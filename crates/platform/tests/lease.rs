@@ -369,3 +369,36 @@ async fn leadership_refuses_a_zero_ttl_or_an_empty_name() {
         "nothing taken"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_epochs_keep_growing_after_redis_loses_its_data() {
+    let mut redis = Redis::start();
+    let lease = RedisLease::new(&redis.url()).unwrap();
+    let before = lease
+        .acquire("scheduler", "a", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    // The test Redis keeps nothing on disk: after a restart the lease and its epoch key are gone.
+    redis.restart();
+    let mut after = None;
+    let start = std::time::Instant::now();
+    while after.is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "Redis never answered again"
+        );
+        if let Ok(epoch) = lease.acquire("scheduler", "b", LONG).await {
+            after = Some(epoch.expect("the restarted Redis has no lease"));
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let after = after.unwrap();
+    assert!(
+        after > before,
+        "a fresh Redis still fences out {before}: got {after}"
+    );
+    // The old holder, fenced out, cannot touch the new tenure.
+    assert!(!lease.renew("scheduler", "a", before, LONG).await.unwrap());
+}
