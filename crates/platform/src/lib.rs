@@ -16,13 +16,16 @@ mod local_cache;
 mod model;
 mod pg_bus;
 mod pg_lease;
+mod pg_queue;
 mod postgres;
+mod queue;
 mod redis_bus;
 mod redis_cache;
 mod redis_lease;
 mod redis_script;
 mod replicated;
 mod sqlite;
+mod sqlite_queue;
 mod store;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus};
@@ -45,10 +48,17 @@ pub use model::{
 };
 pub use pg_bus::PgBus;
 pub use pg_lease::PgLease;
+pub use pg_queue::{JOBS_CHANNEL, PgQueue};
 pub use postgres::{PgStore, redact_url};
+pub use queue::{
+    AttemptError, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, Enqueued, Heartbeat, Job, JobFilter,
+    JobState, LEASE_EXPIRED, NewJob, Queue, QueueError, QueueResult, QueueStats, backoff,
+    backoff_with,
+};
 pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
 pub use redis_lease::RedisLease;
 pub use replicated::{ReplicaProbe, ReplicatedStore};
 pub use sqlite::SqliteStore;
+pub use sqlite_queue::SqliteQueue;
 pub use store::{PoolStatus, ReplicaStatus, Store, StoreRead, StoreTx};

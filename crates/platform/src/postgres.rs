@@ -163,6 +163,11 @@ fn migrator() -> Migrator {
             include_str!("../migrations/postgres/0003_node_lineage.sql"),
         ),
         (
+            4,
+            "jobs",
+            include_str!("../migrations/postgres/0004_jobs.sql"),
+        ),
+        (
             5,
             "leases",
             include_str!("../migrations/postgres/0005_leases.sql"),
@@ -670,6 +675,10 @@ impl StoreTx for PgTx {
         .execute(&mut **self.conn().await?)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn enqueue(&self, job: &crate::NewJob) -> crate::QueueResult<crate::Enqueued> {
+        crate::pg_queue::insert(&mut **self.conn().await?, job).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {

@@ -80,6 +80,13 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The writer and reader pools, for the job queue in the same database.
+    pub(crate) fn queue_pools(&self) -> (SqlitePool, SqlitePool) {
+        (self.writer.clone(), self.readers.clone())
+    }
+}
+
 fn migrator() -> Migrator {
     let migrations = [
         (
@@ -96,6 +103,11 @@ fn migrator() -> Migrator {
             3,
             "node_lineage",
             include_str!("../migrations/sqlite/0003_node_lineage.sql"),
+        ),
+        (
+            4,
+            "jobs",
+            include_str!("../migrations/sqlite/0004_jobs.sql"),
         ),
         (
             5,
@@ -595,6 +607,10 @@ impl StoreTx for SqliteTx {
         .execute(&mut *conn)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn enqueue(&self, job: &crate::NewJob) -> crate::QueueResult<crate::Enqueued> {
+        crate::sqlite_queue::insert(&mut *self.conn().await?, job).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {

@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::model::{
     ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenRecord,
 };
+use crate::queue::{Enqueued, NewJob, QueueResult};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -74,6 +75,8 @@ pub trait StoreTx: StoreRead {
     /// Marks the idempotency key `token` holds as committed, in this transaction; false when the
     /// claim is no longer `token`'s (its lease ran out and another request took it over).
     async fn seal_key(&self, scope: &str, key: &str, token: &str) -> Result<bool>;
+    /// Enqueues a job that commits with this transaction's writes, or not at all.
+    async fn enqueue(&self, job: &NewJob) -> QueueResult<Enqueued>;
     /// Commits and returns the committed events; dropping the transaction instead rolls back.
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)>;
 }

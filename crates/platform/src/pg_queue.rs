@@ -1,0 +1,419 @@
+//! The Queue on PostgreSQL. Workers on many instances fetch from one table: a fetch claims its
+//! jobs in one statement with `FOR UPDATE SKIP LOCKED`, so two fetchers never take the same job
+//! and never wait on each other. Every enqueue sends `NOTIFY tinct_jobs` (payload: the queue) as a
+//! wake-up for idle workers; in a transaction it is delivered at commit.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{PgPool, Row};
+
+use crate::error::StoreError;
+use crate::postgres::PgStore;
+use crate::queue::{
+    AttemptError, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob, Queue,
+    QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
+};
+
+/// The channel enqueues notify.
+pub const JOBS_CHANNEL: &str = "tinct_jobs";
+
+/// Milliseconds since the Unix epoch at the start of the statement, by the server's clock
+/// (stable within a statement, so it can bound an index scan).
+macro_rules! now {
+    () => {
+        "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
+    };
+}
+
+macro_rules! job_columns {
+    () => {
+        "id, kind, args::text AS args, queue, priority, state, run_at, attempt, max_attempts, \
+         unique_key, partition_key, locked_by, locked_until, cancel_requested, \
+         errors::text AS errors, created_at, attempted_at, finished_at"
+    };
+}
+
+macro_rules! pending {
+    () => {
+        "('available', 'scheduled', 'running', 'retryable')"
+    };
+}
+
+pub struct PgQueue {
+    pool: PgPool,
+}
+
+impl PgQueue {
+    /// A queue on the store's primary (the same pool: jobs live beside the data).
+    pub fn new(store: &PgStore) -> Self {
+        PgQueue {
+            pool: store.pool().clone(),
+        }
+    }
+
+    /// A queue on its own pool (a worker process may keep its queue connections apart).
+    pub fn with_pool(pool: PgPool) -> Self {
+        PgQueue { pool }
+    }
+}
+
+fn job_from(row: &PgRow) -> QueueResult<Job> {
+    let state: String = row.try_get("state")?;
+    let args: String = row.try_get("args")?;
+    let errors: String = row.try_get("errors")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        args: serde_json::from_str(&args).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        queue: row.try_get("queue")?,
+        priority: row.try_get("priority")?,
+        state: state
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("unknown job state {state}")))?,
+        run_at: row.try_get("run_at")?,
+        attempt: row.try_get("attempt")?,
+        max_attempts: row.try_get("max_attempts")?,
+        unique_key: row.try_get("unique_key")?,
+        partition_key: row.try_get("partition_key")?,
+        locked_by: row.try_get("locked_by")?,
+        locked_until: row.try_get("locked_until")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+        errors: serde_json::from_str::<Vec<AttemptError>>(&errors)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created_at: row.try_get("created_at")?,
+        attempted_at: row.try_get("attempted_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// Inserts a job on `conn` (a pool connection or an open transaction).
+pub(crate) async fn insert(conn: &mut PgConnection, job: &NewJob) -> QueueResult<Enqueued> {
+    job.validate()?;
+    // A finished job may free the key between the insert and the look-up: then insert again.
+    for _ in 0..5 {
+        let id: Option<i64> = sqlx::query_scalar(concat!(
+            "WITH r AS (SELECT ",
+            now!(),
+            " AS now, coalesce($5, ",
+            now!(),
+            " + $6) AS at), \
+             ins AS (INSERT INTO jobs (kind, args, queue, priority, state, run_at, max_attempts, \
+                     unique_key, partition_key, created_at) \
+                 SELECT $1, $2::jsonb, $3, $4, \
+                     CASE WHEN r.at > r.now THEN 'scheduled' ELSE 'available' END, \
+                     r.at, $7, $8, $9, r.now FROM r \
+                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ",
+            pending!(),
+            " DO NOTHING RETURNING id, queue) \
+             SELECT id FROM ins, LATERAL (SELECT pg_notify('tinct_jobs', ins.queue)::text) n"
+        ))
+        .bind(&job.kind)
+        .bind(job.args.to_string())
+        .bind(&job.queue)
+        .bind(job.priority)
+        .bind(job.run_at)
+        .bind(ms(job.delay))
+        .bind(job.max_attempts)
+        .bind(&job.unique_key)
+        .bind(&job.partition_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = id {
+            return Ok(Enqueued {
+                id,
+                duplicate: false,
+            });
+        }
+        let existing: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT id FROM jobs WHERE unique_key = $1 AND state IN ",
+            pending!()
+        ))
+        .bind(&job.unique_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = existing {
+            return Ok(Enqueued {
+                id,
+                duplicate: true,
+            });
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "unique key '{}' kept changing under concurrent enqueues",
+        job.unique_key.as_deref().unwrap_or_default()
+    ))
+    .into())
+}
+
+impl PgQueue {
+    /// Explains why `action` did not apply to job `id`.
+    async fn refused(
+        &self,
+        id: i64,
+        action: &'static str,
+        allowed: &'static str,
+    ) -> QueueResult<Job> {
+        match self.get(id).await? {
+            None => Err(QueueError::NotFound(id)),
+            Some(job) => Err(QueueError::WrongState {
+                id,
+                state: job.state,
+                action,
+                allowed,
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for PgQueue {
+    async fn enqueue(&self, job: &NewJob) -> QueueResult<Enqueued> {
+        insert(&mut *self.pool.acquire().await?, job).await
+    }
+
+    async fn fetch(
+        &self,
+        worker: &str,
+        queues: &[String],
+        limit: u32,
+        lease: Duration,
+    ) -> QueueResult<Vec<Job>> {
+        check_fetch(queues, limit, lease)?;
+        let rows = sqlx::query(concat!(
+            "WITH due AS (SELECT id AS due_id FROM jobs \
+                 WHERE state IN ('available', 'scheduled', 'retryable') AND queue = ANY($2) \
+                 AND run_at <= ",
+            now!(),
+            " ORDER BY priority DESC, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = $1, \
+                 locked_until = ",
+            now!(),
+            " + $4, attempted_at = ",
+            now!(),
+            " FROM due WHERE jobs.id = due.due_id RETURNING ",
+            job_columns!()
+        ))
+        .bind(worker)
+        .bind(queues)
+        .bind(i64::from(limit))
+        .bind(ms(lease))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs = rows.iter().map(job_from).collect::<QueueResult<Vec<_>>>()?;
+        // RETURNING does not keep the CTE's order.
+        jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_at, j.id));
+        Ok(jobs)
+    }
+
+    async fn heartbeat(&self, id: i64, worker: &str, lease: Duration) -> QueueResult<Heartbeat> {
+        check_lease(lease)?;
+        let cancel: Option<bool> = sqlx::query_scalar(concat!(
+            "UPDATE jobs SET locked_until = ",
+            now!(),
+            " + $3 WHERE id = $1 AND locked_by = $2 AND state = 'running' \
+             RETURNING cancel_requested"
+        ))
+        .bind(id)
+        .bind(worker)
+        .bind(ms(lease))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match cancel {
+            None => Heartbeat::Lost,
+            Some(true) => Heartbeat::CancelRequested,
+            Some(false) => Heartbeat::Held,
+        })
+    }
+
+    async fn complete(&self, id: i64, worker: &str) -> QueueResult<bool> {
+        let done = sqlx::query(concat!(
+            "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
+             finished_at = ",
+            now!(),
+            " WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+        ))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_in: Duration,
+    ) -> QueueResult<Option<JobState>> {
+        let state: Option<String> = sqlx::query_scalar(concat!(
+            "WITH next AS (SELECT id AS next_id, CASE WHEN cancel_requested THEN 'cancelled' \
+                 WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END AS next_state \
+                 FROM jobs WHERE id = $1 AND locked_by = $2 AND state = 'running' FOR UPDATE) \
+             UPDATE jobs SET state = next_state, locked_by = NULL, locked_until = NULL, \
+                 run_at = CASE WHEN next_state = 'retryable' THEN ",
+            now!(),
+            " + $4 ELSE run_at END, \
+                 finished_at = CASE WHEN next_state = 'retryable' THEN NULL ELSE ",
+            now!(),
+            " END, errors = errors || jsonb_build_array(jsonb_build_object( \
+                 'attempt', attempt, 'error', $3::text, 'at', ",
+            now!(),
+            ")) FROM next WHERE jobs.id = next.next_id RETURNING state"
+        ))
+        .bind(id)
+        .bind(worker)
+        .bind(error)
+        .bind(ms(retry_in))
+        .fetch_optional(&self.pool)
+        .await?;
+        state
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("unknown job state {s}")).into())
+            })
+            .transpose()
+    }
+
+    async fn cancel(&self, id: i64) -> QueueResult<Job> {
+        let row = sqlx::query(concat!(
+            "UPDATE jobs SET \
+                 state = CASE WHEN state = 'running' THEN 'running' ELSE 'cancelled' END, \
+                 cancel_requested = (state = 'running'), \
+                 finished_at = CASE WHEN state = 'running' THEN NULL ELSE ",
+            now!(),
+            " END WHERE id = $1 AND state IN ",
+            pending!(),
+            " RETURNING ",
+            job_columns!()
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => job_from(&row),
+            None => {
+                self.refused(id, "cancel", "available, scheduled, retryable or running")
+                    .await
+            }
+        }
+    }
+
+    async fn retry(&self, id: i64) -> QueueResult<Job> {
+        let row = sqlx::query(concat!(
+            "UPDATE jobs SET state = 'available', run_at = ",
+            now!(),
+            ", max_attempts = greatest(max_attempts, attempt + 1), cancel_requested = false, \
+             finished_at = NULL WHERE id = $1 AND state IN ('discarded', 'cancelled') \
+             RETURNING ",
+            job_columns!()
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await;
+        match row {
+            Ok(Some(row)) => job_from(&row),
+            Ok(None) => self.refused(id, "retry", "discarded or cancelled").await,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let key = self.get(id).await?.and_then(|j| j.unique_key);
+                Err(QueueError::UniqueTaken(key.unwrap_or_default()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get(&self, id: i64) -> QueueResult<Option<Job>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> QueueResult<Vec<Job>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE ($1::text IS NULL OR state = $1) \
+             AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR queue = $3) \
+             AND ($4::bigint IS NULL OR id > $4) ORDER BY id LIMIT $5"
+        ))
+        .bind(filter.state.map(JobState::as_str))
+        .bind(&filter.kind)
+        .bind(&filter.queue)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from).collect()
+    }
+
+    async fn rescue_expired(&self) -> QueueResult<u64> {
+        let done = sqlx::query(concat!(
+            "WITH expired AS (SELECT id AS expired_id, CASE WHEN cancel_requested THEN 'cancelled' \
+                 WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END AS next_state \
+                 FROM jobs WHERE state = 'running' AND locked_until < ",
+            now!(),
+            " FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET state = next_state, locked_by = NULL, locked_until = NULL, \
+                 run_at = ",
+            now!(),
+            ", finished_at = CASE WHEN next_state = 'retryable' THEN NULL ELSE ",
+            now!(),
+            " END, errors = errors || jsonb_build_array(jsonb_build_object( \
+                 'attempt', attempt, 'error', $1::text, 'at', ",
+            now!(),
+            ")) FROM expired WHERE jobs.id = expired.expired_id"
+        ))
+        .bind(LEASE_EXPIRED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn prune(&self, retention: Duration) -> QueueResult<u64> {
+        let done = sqlx::query(concat!(
+            "DELETE FROM jobs WHERE state IN ('completed', 'discarded', 'cancelled') \
+             AND finished_at < ",
+            now!(),
+            " - $1"
+        ))
+        .bind(ms(retention))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn stats(&self) -> QueueResult<Vec<QueueStats>> {
+        let rows = sqlx::query(concat!(
+            "SELECT queue, count(*) AS available, ",
+            now!(),
+            " - min(run_at) AS oldest FROM jobs \
+             WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= ",
+            now!(),
+            " GROUP BY queue ORDER BY queue"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(QueueStats {
+                    queue: row.try_get("queue")?,
+                    available: u64::try_from(row.try_get::<i64, _>("available")?).unwrap_or(0),
+                    oldest_available_ms: row.try_get::<i64, _>("oldest")?.max(0),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,750 @@
+//! The Queue conformance suite: the SQLite and PostgreSQL adapters pass the same checks, and on
+//! PostgreSQL concurrent fetchers on separate pools complete every job exactly once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tinct_platform::{
+    Heartbeat, JOBS_CHANNEL, Job, JobFilter, JobState, LEASE_EXPIRED, NewEvent, NewJob, NewNode,
+    PgQueue, PgStore, Queue, QueueError, SqliteQueue, SqliteStore, Store,
+};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn queues(name: &str) -> Vec<String> {
+    vec![name.to_owned()]
+}
+
+/// Polls `check` until it yields a value (the condition holds), failing after a generous timeout.
+async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what}: not so after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn get(queue: &dyn Queue, id: i64) -> Job {
+    queue.get(id).await.unwrap().expect("the job exists")
+}
+
+async fn enqueue(queue: &dyn Queue, job: NewJob) -> i64 {
+    let done = queue.enqueue(&job).await.unwrap();
+    assert!(!done.duplicate);
+    done.id
+}
+
+/// Fetches exactly one job of `name` for `worker`.
+async fn fetch_one(queue: &dyn Queue, worker: &str, name: &str) -> Job {
+    let mut jobs = queue.fetch(worker, &queues(name), 5, LEASE).await.unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    jobs.remove(0)
+}
+
+async fn run(queue: &dyn Queue, store: &dyn Store) {
+    delays_and_priorities_order_fetching(queue).await;
+    unique_keys_dedupe_while_pending(queue).await;
+    heartbeat_renews_and_reports_cancellation(queue).await;
+    failures_retry_then_discard(queue).await;
+    cancel_and_retry_transitions(queue).await;
+    expired_leases_are_rescued(queue).await;
+    finished_jobs_are_pruned(queue).await;
+    stats_count_due_jobs_per_queue(queue).await;
+    transactional_enqueue_commits_with_the_mutation(queue, store).await;
+    bad_input_is_refused_and_changes_nothing(queue, store).await;
+}
+
+async fn delays_and_priorities_order_fetching(queue: &dyn Queue) {
+    let low = enqueue(queue, NewJob::new("k", json!({"n": 1})).queue("order")).await;
+    let high = enqueue(
+        queue,
+        NewJob::new("k", json!({"n": 2})).queue("order").priority(5),
+    )
+    .await;
+    // Same priority, due long ago: runs before `high`.
+    let high_older = enqueue(
+        queue,
+        NewJob::new("k", json!({"n": 3}))
+            .queue("order")
+            .priority(5)
+            .run_at(1),
+    )
+    .await;
+    let later = enqueue(
+        queue,
+        NewJob::new("k", json!({}))
+            .queue("order")
+            .priority(9)
+            .delay(Duration::from_secs(3600)),
+    )
+    .await;
+    let job = get(queue, later).await;
+    assert_eq!(job.state, JobState::Scheduled);
+    assert!(job.run_at >= job.created_at + 3_600_000, "{job:?}");
+    assert_eq!(get(queue, low).await.state, JobState::Available);
+    assert_eq!(get(queue, low).await.queue, "order");
+
+    let fetched = queue
+        .fetch("w1", &queues("order"), 10, LEASE)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = fetched.iter().map(|j| j.id).collect();
+    assert_eq!(ids, vec![high_older, high, low], "scheduled job not due");
+    for job in &fetched {
+        assert_eq!(job.state, JobState::Running);
+        assert_eq!(job.attempt, 1);
+        assert_eq!(job.locked_by.as_deref(), Some("w1"));
+        assert!(job.locked_until.unwrap() > job.attempted_at.unwrap());
+    }
+    assert_eq!(fetched[2].args, json!({"n": 1}));
+    assert!(
+        queue
+            .fetch("w1", &queues("order"), 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // `limit` caps a fetch; a short delay becomes due by itself.
+    for n in 0..3 {
+        enqueue(queue, NewJob::new("k", json!(n)).queue("limit")).await;
+    }
+    assert_eq!(
+        queue
+            .fetch("w1", &queues("limit"), 2, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let soon = enqueue(
+        queue,
+        NewJob::new("k", json!({}))
+            .queue("delay")
+            .delay(Duration::from_millis(300)),
+    )
+    .await;
+    assert_eq!(get(queue, soon).await.state, JobState::Scheduled);
+    let due = wait_for("the delayed job is fetched", || async {
+        let jobs = queue.fetch("w1", &queues("delay"), 5, LEASE).await.unwrap();
+        jobs.into_iter().next()
+    })
+    .await;
+    assert_eq!(due.id, soon);
+    assert!(due.attempted_at.unwrap() >= due.run_at);
+}
+
+async fn unique_keys_dedupe_while_pending(queue: &dyn Queue) {
+    let job = NewJob::new("snapshot", json!({}))
+        .queue("unique")
+        .unique("s1@t0");
+    let first = queue.enqueue(&job).await.unwrap();
+    assert!(!first.duplicate);
+    let again = queue.enqueue(&job).await.unwrap();
+    assert_eq!((again.id, again.duplicate), (first.id, true));
+    // Another key is another job.
+    let other = queue.enqueue(&job.clone().unique("s1@t1")).await.unwrap();
+    assert!(!other.duplicate);
+    assert_ne!(other.id, first.id);
+
+    let running = queue
+        .fetch("w1", &queues("unique"), 1, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(running[0].id, first.id);
+    let while_running = queue.enqueue(&job).await.unwrap();
+    assert_eq!(
+        (while_running.id, while_running.duplicate),
+        (first.id, true)
+    );
+
+    assert!(queue.complete(first.id, "w1").await.unwrap());
+    assert_eq!(get(queue, first.id).await.state, JobState::Completed);
+    let after = queue.enqueue(&job).await.unwrap();
+    assert!(!after.duplicate, "a completed job frees its key");
+    assert_ne!(after.id, first.id);
+    assert_eq!(
+        get(queue, after.id).await.unique_key.as_deref(),
+        Some("s1@t0")
+    );
+}
+
+async fn heartbeat_renews_and_reports_cancellation(queue: &dyn Queue) {
+    let id = enqueue(queue, NewJob::new("k", json!({})).queue("beat")).await;
+    let job = queue
+        .fetch("w1", &queues("beat"), 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    let first_lease = job.locked_until.unwrap();
+    assert_eq!(
+        queue
+            .heartbeat(id, "w1", Duration::from_secs(600))
+            .await
+            .unwrap(),
+        Heartbeat::Held
+    );
+    assert!(get(queue, id).await.locked_until.unwrap() > first_lease + 500_000);
+    assert_eq!(
+        queue.heartbeat(id, "w2", LEASE).await.unwrap(),
+        Heartbeat::Lost,
+        "not w2's job"
+    );
+    assert!(!queue.complete(id, "w2").await.unwrap());
+    assert_eq!(queue.fail(id, "w2", "x", LEASE).await.unwrap(), None);
+
+    let cancelled = queue.cancel(id).await.unwrap();
+    assert_eq!(
+        cancelled.state,
+        JobState::Running,
+        "a running job finishes its step"
+    );
+    assert!(cancelled.cancel_requested);
+    assert_eq!(
+        queue.heartbeat(id, "w1", LEASE).await.unwrap(),
+        Heartbeat::CancelRequested
+    );
+    assert_eq!(
+        queue
+            .fail(id, "w1", "stopped: cancelled", Duration::ZERO)
+            .await
+            .unwrap(),
+        Some(JobState::Cancelled)
+    );
+    let job = get(queue, id).await;
+    assert_eq!(job.state, JobState::Cancelled);
+    assert!(job.finished_at.is_some() && job.locked_by.is_none());
+    assert_eq!(
+        queue.heartbeat(id, "w1", LEASE).await.unwrap(),
+        Heartbeat::Lost
+    );
+}
+
+async fn failures_retry_then_discard(queue: &dyn Queue) {
+    // A failure is retried after the backoff it is given, with its error kept.
+    let id = enqueue(queue, NewJob::new("k", json!({})).queue("fail")).await;
+    let job = fetch_one(queue, "w1", "fail").await;
+    let backoff = Duration::from_secs(3600);
+    assert_eq!(
+        queue.fail(id, "w1", "boom", backoff).await.unwrap(),
+        Some(JobState::Retryable)
+    );
+    let failed = get(queue, id).await;
+    assert_eq!(failed.state, JobState::Retryable);
+    assert!(
+        failed.run_at >= job.attempted_at.unwrap() + 3_600_000,
+        "{failed:?}"
+    );
+    assert_eq!(failed.errors.len(), 1);
+    assert_eq!(failed.errors[0].attempt, 1);
+    assert_eq!(failed.errors[0].error, "boom");
+    assert!(failed.finished_at.is_none() && failed.locked_by.is_none());
+    assert!(
+        queue
+            .fetch("w1", &queues("fail"), 5, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due before its backoff"
+    );
+
+    // Out of attempts: discarded, every attempt's error kept.
+    let id = enqueue(
+        queue,
+        NewJob::new("k", json!({})).queue("exhaust").max_attempts(2),
+    )
+    .await;
+    fetch_one(queue, "w1", "exhaust").await;
+    assert_eq!(
+        queue.fail(id, "w1", "first", Duration::ZERO).await.unwrap(),
+        Some(JobState::Retryable)
+    );
+    let second = wait_for("the retry is due", || async {
+        queue
+            .fetch("w2", &queues("exhaust"), 5, LEASE)
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!((second.id, second.attempt), (id, 2));
+    assert_eq!(
+        queue
+            .fail(id, "w2", "second", Duration::ZERO)
+            .await
+            .unwrap(),
+        Some(JobState::Discarded)
+    );
+    let job = get(queue, id).await;
+    assert_eq!(job.state, JobState::Discarded);
+    assert!(job.finished_at.is_some());
+    let errors: Vec<(i32, &str)> = job
+        .errors
+        .iter()
+        .map(|e| (e.attempt, e.error.as_str()))
+        .collect();
+    assert_eq!(errors, vec![(1, "first"), (2, "second")]);
+    assert!(
+        queue
+            .fetch("w1", &queues("exhaust"), 5, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn cancel_and_retry_transitions(queue: &dyn Queue) {
+    let id = enqueue(queue, NewJob::new("k", json!({})).queue("cancel")).await;
+    let scheduled = enqueue(
+        queue,
+        NewJob::new("k", json!({}))
+            .queue("cancel")
+            .delay(Duration::from_secs(3600)),
+    )
+    .await;
+    for id in [id, scheduled] {
+        let job = queue.cancel(id).await.unwrap();
+        assert_eq!(job.state, JobState::Cancelled);
+        assert!(job.finished_at.is_some());
+    }
+    assert!(
+        queue
+            .fetch("w1", &queues("cancel"), 5, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    match queue.cancel(id).await {
+        Err(QueueError::WrongState { id: got, state, .. }) => {
+            assert_eq!((got, state), (id, JobState::Cancelled));
+        }
+        other => panic!("expected WrongState, got {other:?}"),
+    }
+
+    let retried = queue.retry(id).await.unwrap();
+    assert_eq!(retried.state, JobState::Available);
+    assert!(retried.finished_at.is_none());
+    let job = fetch_one(queue, "w1", "cancel").await;
+    assert_eq!(job.id, id);
+    assert!(queue.complete(id, "w1").await.unwrap());
+    let err = queue.retry(id).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::WrongState {
+                state: JobState::Completed,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("discarded or cancelled"), "{err}");
+    assert!(matches!(
+        queue.retry(i64::MAX).await,
+        Err(QueueError::NotFound(_))
+    ));
+    assert!(matches!(
+        queue.cancel(i64::MAX).await,
+        Err(QueueError::NotFound(_))
+    ));
+
+    // A discarded job gets one more attempt when retried.
+    let id = enqueue(
+        queue,
+        NewJob::new("k", json!({})).queue("cancel").max_attempts(1),
+    )
+    .await;
+    fetch_one(queue, "w1", "cancel").await;
+    assert_eq!(
+        queue.fail(id, "w1", "bad", Duration::ZERO).await.unwrap(),
+        Some(JobState::Discarded)
+    );
+    let retried = queue.retry(id).await.unwrap();
+    assert_eq!(
+        (retried.state, retried.max_attempts),
+        (JobState::Available, 2)
+    );
+    let job = fetch_one(queue, "w1", "cancel").await;
+    assert_eq!(job.attempt, 2);
+    assert!(queue.complete(id, "w1").await.unwrap());
+
+    // Retrying must not make a second pending job with a held unique key.
+    let keyed = NewJob::new("k", json!({}))
+        .queue("cancel-u")
+        .unique("only-one");
+    let first = queue.enqueue(&keyed).await.unwrap().id;
+    queue.cancel(first).await.unwrap();
+    let second = queue.enqueue(&keyed).await.unwrap();
+    assert!(!second.duplicate, "a cancelled job frees its key");
+    let err = queue.retry(first).await.unwrap_err();
+    assert!(
+        matches!(err, QueueError::UniqueTaken(ref k) if k == "only-one"),
+        "{err}"
+    );
+    assert_eq!(
+        get(queue, first).await.state,
+        JobState::Cancelled,
+        "unchanged"
+    );
+}
+
+async fn expired_leases_are_rescued(queue: &dyn Queue) {
+    let retried = enqueue(
+        queue,
+        NewJob::new("k", json!({})).queue("rescue").max_attempts(3),
+    )
+    .await;
+    let last = enqueue(
+        queue,
+        NewJob::new("k", json!({}))
+            .queue("rescue")
+            .max_attempts(1)
+            .run_at(1),
+    )
+    .await;
+    let fetched = queue
+        .fetch("dead", &queues("rescue"), 5, Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert_eq!(fetched.len(), 2);
+    let rescued = AtomicU64::new(0);
+    wait_for("both expired leases are rescued", || {
+        let rescued = &rescued;
+        async move {
+            let now = queue.rescue_expired().await.unwrap();
+            (rescued.fetch_add(now, Ordering::SeqCst) + now >= 2).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(rescued.into_inner(), 2);
+    let job = get(queue, retried).await;
+    assert_eq!(job.state, JobState::Retryable);
+    assert!(job.locked_by.is_none() && job.finished_at.is_none());
+    assert_eq!(job.errors.len(), 1);
+    assert_eq!(job.errors[0].error, LEASE_EXPIRED);
+    let job = get(queue, last).await;
+    assert_eq!(job.state, JobState::Discarded, "out of attempts");
+    assert_eq!(job.errors[0].error, LEASE_EXPIRED);
+
+    // The dead worker can no longer finish it; another worker runs it.
+    assert!(!queue.complete(retried, "dead").await.unwrap());
+    assert_eq!(
+        queue.heartbeat(retried, "dead", LEASE).await.unwrap(),
+        Heartbeat::Lost
+    );
+    let job = fetch_one(queue, "w2", "rescue").await;
+    assert_eq!((job.id, job.attempt), (retried, 2));
+    assert!(queue.complete(retried, "w2").await.unwrap());
+    // A live lease is not rescued.
+    assert_eq!(queue.rescue_expired().await.unwrap(), 0);
+}
+
+async fn finished_jobs_are_pruned(queue: &dyn Queue) {
+    let done = enqueue(queue, NewJob::new("k", json!({})).queue("prune")).await;
+    fetch_one(queue, "w1", "prune").await;
+    assert!(queue.complete(done, "w1").await.unwrap());
+    let pending = enqueue(queue, NewJob::new("k", json!({})).queue("prune")).await;
+    assert_eq!(
+        queue.prune(Duration::from_secs(3600)).await.unwrap(),
+        0,
+        "too recent"
+    );
+    assert!(queue.get(done).await.unwrap().is_some());
+    wait_for("the finished job is pruned", || async {
+        queue.prune(Duration::ZERO).await.unwrap();
+        queue.get(done).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(get(queue, pending).await.state, JobState::Available, "kept");
+}
+
+async fn stats_count_due_jobs_per_queue(queue: &dyn Queue) {
+    for _ in 0..3 {
+        enqueue(
+            queue,
+            NewJob::new("k", json!({})).queue("stats").run_at(1_000),
+        )
+        .await;
+    }
+    enqueue(
+        queue,
+        NewJob::new("k", json!({}))
+            .queue("stats")
+            .delay(Duration::from_secs(3600)),
+    )
+    .await;
+    let stats = queue.stats().await.unwrap();
+    let row = stats
+        .iter()
+        .find(|s| s.queue == "stats")
+        .expect("stats row");
+    assert_eq!(row.available, 3, "the delayed job is not due");
+    assert!(row.oldest_available_ms > 1_000_000_000, "{row:?}");
+    fetch_one_batch(queue, "stats", 3).await;
+    let stats = queue.stats().await.unwrap();
+    assert!(stats.iter().all(|s| s.queue != "stats"), "{stats:?}");
+}
+
+async fn fetch_one_batch(queue: &dyn Queue, name: &str, n: usize) {
+    let jobs = queue.fetch("w1", &queues(name), 10, LEASE).await.unwrap();
+    assert_eq!(jobs.len(), n);
+    for job in jobs {
+        assert!(queue.complete(job.id, "w1").await.unwrap());
+    }
+}
+
+async fn transactional_enqueue_commits_with_the_mutation(queue: &dyn Queue, store: &dyn Store) {
+    let in_tx = JobFilter {
+        queue: Some("tx".into()),
+        ..JobFilter::default()
+    };
+    let node = |id: &str| NewNode {
+        id: id.to_owned(),
+        parent: None,
+        name: id.to_owned(),
+        description: None,
+    };
+    let tx = store.begin().await.unwrap();
+    tx.insert_node(&node("tx-rolled-back")).await.unwrap();
+    let job = NewJob::new("webhook.deliver", json!({"node": "tx-rolled-back"})).queue("tx");
+    tx.enqueue(&job).await.unwrap();
+    drop(tx);
+    assert!(queue.list(&in_tx, None, 10).await.unwrap().is_empty());
+    assert!(store.node("tx-rolled-back").await.unwrap().is_none());
+
+    let tx = store.begin().await.unwrap();
+    tx.insert_node(&node("tx-committed")).await.unwrap();
+    tx.emit(&NewEvent {
+        node: "tx-committed".into(),
+        kind: "node.created".into(),
+        paths: vec![],
+        actor: "test".into(),
+        trace_id: "t".into(),
+    })
+    .await
+    .unwrap();
+    let job = NewJob::new("webhook.deliver", json!({"node": "tx-committed"}))
+        .queue("tx")
+        .unique("deliver:tx-committed");
+    let first = tx.enqueue(&job).await.unwrap();
+    let again = tx.enqueue(&job).await.unwrap();
+    assert_eq!((again.id, again.duplicate), (first.id, true));
+    tx.commit().await.unwrap();
+    let jobs = queue.list(&in_tx, None, 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].id, first.id);
+    assert_eq!(jobs[0].args, json!({"node": "tx-committed"}));
+    assert!(store.node("tx-committed").await.unwrap().is_some());
+
+    // Listing filters and pages.
+    let by_kind = JobFilter {
+        kind: Some("webhook.deliver".into()),
+        state: Some(JobState::Available),
+        ..JobFilter::default()
+    };
+    assert_eq!(queue.list(&by_kind, None, 10).await.unwrap().len(), 1);
+    assert!(
+        queue
+            .list(&by_kind, Some(first.id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all = queue.list(&JobFilter::default(), None, 1000).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let page = queue
+        .list(&JobFilter::default(), Some(all[0].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![all[1].id, all[2].id]
+    );
+}
+
+async fn bad_input_is_refused_and_changes_nothing(queue: &dyn Queue, store: &dyn Store) {
+    let before = queue
+        .list(&JobFilter::default(), None, 10_000)
+        .await
+        .unwrap()
+        .len();
+    let ok = NewJob::new("k", json!({})).queue("bad");
+    for (job, says) in [
+        (NewJob::new("", json!({})), "kind is empty"),
+        (ok.clone().max_attempts(0), "at least 1"),
+        (ok.clone().priority(-1), "negative"),
+        (ok.clone().queue(" "), "queue name is empty"),
+    ] {
+        let err = queue.enqueue(&job).await.unwrap_err();
+        assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+        let tx = store.begin().await.unwrap();
+        let err = tx.enqueue(&job).await.unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+        tx.commit().await.unwrap();
+    }
+    let err = queue.fetch("w1", &[], 1, LEASE).await.unwrap_err();
+    assert!(err.to_string().contains("at least one queue"), "{err}");
+    let err = queue
+        .fetch("w1", &queues("bad"), 0, LEASE)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+    let err = queue.heartbeat(1, "w1", Duration::ZERO).await.unwrap_err();
+    assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+    let err = "bogus".parse::<JobState>().unwrap_err();
+    assert!(
+        err.to_string().contains("unknown job state 'bogus'"),
+        "{err}"
+    );
+    let after = queue
+        .list(&JobFilter::default(), None, 10_000)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "nothing was written");
+}
+
+#[tokio::test]
+async fn sqlite_queue_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_file(&dir.path().join("t.db"))
+        .await
+        .unwrap();
+    let queue = SqliteQueue::new(&store);
+    run(&queue, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_queue_passes_the_conformance_suite() {
+    let pg = tinct_testkit::Postgres::start();
+    let store = PgStore::open_primary(&pg.url(), 4).await.unwrap();
+    let queue = PgQueue::new(&store);
+    run(&queue, &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_fetchers_complete_each_of_10000_jobs_exactly_once() {
+    const JOBS: usize = 10_000;
+    let pg = tinct_testkit::Postgres::start();
+    let store = Arc::new(PgStore::open_primary(&pg.url(), 8).await.unwrap());
+    let producer = Arc::new(PgQueue::new(&store));
+    let mut producers = Vec::new();
+    for p in 0..8 {
+        let producer = producer.clone();
+        producers.push(tokio::spawn(async move {
+            for n in (p..JOBS).step_by(8) {
+                let job = NewJob::new("noop", json!({"n": n})).queue("bulk");
+                producer.enqueue(&job).await.unwrap();
+            }
+        }));
+    }
+    for p in producers {
+        p.await.unwrap();
+    }
+
+    let completions: Arc<Mutex<HashMap<i64, u32>>> = Arc::default();
+    // A pool of its own per fetcher, as separate worker processes would have.
+    let mut pools = Vec::new();
+    for _ in 0..3 {
+        pools.push(PgStore::open_primary(&pg.url(), 2).await.unwrap());
+    }
+    let mut workers = Vec::new();
+    for (w, own) in pools.into_iter().enumerate() {
+        let completions = completions.clone();
+        workers.push(tokio::spawn(async move {
+            let queue = PgQueue::new(&own);
+            let worker = format!("worker-{w}");
+            let mut done = 0usize;
+            loop {
+                let jobs = queue
+                    .fetch(&worker, &queues("bulk"), 50, LEASE)
+                    .await
+                    .unwrap();
+                if jobs.is_empty() {
+                    return done;
+                }
+                for job in jobs {
+                    assert_eq!(job.attempt, 1, "fetched twice: {job:?}");
+                    assert!(queue.complete(job.id, &worker).await.unwrap());
+                    *completions.lock().unwrap().entry(job.id).or_default() += 1;
+                    done += 1;
+                }
+            }
+        }));
+    }
+    let mut per_worker = Vec::new();
+    for w in workers {
+        per_worker.push(w.await.unwrap());
+    }
+    let completions = completions.lock().unwrap().clone();
+    assert_eq!(completions.len(), JOBS, "every job completed");
+    assert!(completions.values().all(|&n| n == 1), "each exactly once");
+    assert_eq!(per_worker.iter().sum::<usize>(), JOBS);
+    assert!(
+        per_worker.iter().all(|&n| n > 0),
+        "all fetchers shared: {per_worker:?}"
+    );
+    let completed = producer
+        .list(
+            &JobFilter {
+                state: Some(JobState::Completed),
+                ..JobFilter::default()
+            },
+            None,
+            u32::try_from(JOBS + 1).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(completed.len(), JOBS);
+    assert!(completed.iter().all(|j| j.attempt == 1));
+}
+
+#[tokio::test]
+async fn postgres_enqueue_notifies_waiting_workers_at_commit() {
+    let pg = tinct_testkit::Postgres::start();
+    let store = PgStore::open_primary(&pg.url(), 4).await.unwrap();
+    let queue = PgQueue::new(&store);
+    let mut listener = sqlx::postgres::PgListener::connect(&pg.url())
+        .await
+        .unwrap();
+    listener.listen(JOBS_CHANNEL).await.unwrap();
+
+    queue
+        .enqueue(&NewJob::new("k", json!({})).queue("wake"))
+        .await
+        .unwrap();
+    let note = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a wake-up")
+        .unwrap();
+    assert_eq!(note.payload(), "wake");
+
+    // In a transaction the wake-up comes with the commit, never before it.
+    let tx = store.begin().await.unwrap();
+    tx.enqueue(&NewJob::new("k", json!({})).queue("wake-tx"))
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(200), listener.recv()).await;
+    assert!(early.is_err(), "notified before commit: {early:?}");
+    tx.commit().await.unwrap();
+    let note = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a wake-up")
+        .unwrap();
+    assert_eq!(note.payload(), "wake-tx");
+}
