@@ -157,6 +157,8 @@ async fn the_redis_lease_conforms() {
 struct Partitioned {
     inner: Arc<dyn Lease>,
     cut: AtomicBool,
+    /// Calls never answer (a backend that accepts the connection and then stalls).
+    hang: AtomicBool,
 }
 
 impl Partitioned {
@@ -164,10 +166,14 @@ impl Partitioned {
         Arc::new(Partitioned {
             inner,
             cut: AtomicBool::new(false),
+            hang: AtomicBool::new(false),
         })
     }
 
-    fn check(&self) -> Result<(), LeaseError> {
+    async fn check(&self) -> Result<(), LeaseError> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.cut.load(Ordering::SeqCst) {
             return Err(LeaseError::Unavailable("cut off by the test".to_owned()));
         }
@@ -178,19 +184,19 @@ impl Partitioned {
 #[async_trait]
 impl Lease for Partitioned {
     async fn acquire(&self, n: &str, h: &str, ttl: Duration) -> Result<Option<Epoch>, LeaseError> {
-        self.check()?;
+        self.check().await?;
         self.inner.acquire(n, h, ttl).await
     }
     async fn renew(&self, n: &str, h: &str, e: Epoch, ttl: Duration) -> Result<bool, LeaseError> {
-        self.check()?;
+        self.check().await?;
         self.inner.renew(n, h, e, ttl).await
     }
     async fn release(&self, n: &str, h: &str, e: Epoch) -> Result<bool, LeaseError> {
-        self.check()?;
+        self.check().await?;
         self.inner.release(n, h, e).await
     }
     async fn current(&self, n: &str) -> Result<Option<LeaseState>, LeaseError> {
-        self.check()?;
+        self.check().await?;
         self.inner.current(n).await
     }
     fn describe(&self) -> String {
@@ -401,4 +407,30 @@ async fn redis_epochs_keep_growing_after_redis_loses_its_data() {
     );
     // The old holder, fenced out, cannot touch the new tenure.
     assert!(!lease.renew("scheduler", "a", before, LONG).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_renewals_hang_steps_down_before_its_lease_lapses() {
+    let pg = Postgres::start();
+    let backend = postgres_lease(&pg).await;
+    let lease = Partitioned::new(backend.clone());
+    let ttl = Duration::from_millis(600);
+    let stalled = Leadership::start(lease.clone(), "scheduler", "stalled", ttl).unwrap();
+    let mut watch = stalled.watch();
+    watch.wait_for(Option::is_some).await.unwrap();
+    lease.hang.store(true, Ordering::SeqCst);
+    // Once the lease lapses in the database another runner can take it; by then the stalled one
+    // must have stepped down on its own deadline, without any answer from the backend.
+    let other = Leadership::start(backend, "scheduler", "other", ttl).unwrap();
+    let mut other_watch = other.watch();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        other_watch.wait_for(Option::is_some),
+    )
+    .await
+    .expect("the other runner takes over")
+    .unwrap();
+    assert_eq!(*watch.borrow(), None, "the stalled leader stepped down");
+    // The stalled runner's pending release never answers; dropping it must not block.
+    drop(stalled);
 }
