@@ -81,10 +81,28 @@ async fn release_frees_it(lease: &dyn Lease) {
 }
 
 async fn one_winner_among_concurrent_acquires(lease: Arc<dyn Lease>) {
+    // A name never used, then a lease that just lapsed (a takeover race).
+    race(&lease, "race").await;
+    let lapsed = lease
+        .acquire("takeover", "old", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while lease.current("takeover").await.unwrap().is_some() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never lapsed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, epoch) = race(&lease, "takeover").await;
+    assert!(epoch > lapsed);
+}
+
+/// 32 tasks acquire `name` at once: exactly one wins, and holds it.
+async fn race(lease: &Arc<dyn Lease>, name: &'static str) -> (String, Epoch) {
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let lease = lease.clone();
-            tokio::spawn(async move { lease.acquire("race", &format!("h{i}"), LONG).await })
+            tokio::spawn(async move { lease.acquire(name, &format!("h{i}"), LONG).await })
         })
         .collect();
     let mut winners = Vec::new();
@@ -93,9 +111,10 @@ async fn one_winner_among_concurrent_acquires(lease: Arc<dyn Lease>) {
             winners.push((format!("h{i}"), epoch));
         }
     }
-    assert_eq!(winners.len(), 1, "{winners:?}");
-    let state = lease.current("race").await.unwrap().unwrap();
+    assert_eq!(winners.len(), 1, "{name}: {winners:?}");
+    let state = lease.current(name).await.unwrap().unwrap();
     assert_eq!((state.holder, state.epoch), winners[0].clone());
+    winners.remove(0)
 }
 
 async fn bad_input_is_refused(lease: &dyn Lease) {
