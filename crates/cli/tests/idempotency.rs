@@ -345,6 +345,7 @@ async fn concurrent_requests_with_one_key_run_the_mutation_once() {
                 "{}",
                 reply.body
             );
+            assert_eq!(reply.body["error"]["retryable"], true, "{}", reply.body);
             assert!(reply.suggestion().contains("Retry"), "{}", reply.body);
         }
     }
@@ -747,6 +748,7 @@ async fn keys_and_revisions_hold_across_instances_on_postgres() {
     let waiting = post(&b, "node.update", rename.clone(), Some("pg-crash")).await;
     waiting.refused(409, "CONFLICT");
     assert_eq!(waiting.body["error"]["details"]["inProgress"], true);
+    assert_eq!(waiting.body["error"]["retryable"], true, "{}", waiting.body);
     died("running", "0");
     let taken = post(&b, "node.update", rename.clone(), Some("pg-crash")).await;
     taken.ok();

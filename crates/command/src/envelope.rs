@@ -33,7 +33,7 @@ impl From<CommandError> for ErrorBody {
     fn from(e: CommandError) -> Self {
         ErrorBody {
             code: e.code,
-            retryable: e.code.retryable(),
+            retryable: e.is_retryable(),
             message: e.message,
             suggestion: e.suggestion,
             details: e.details,

@@ -149,6 +149,9 @@ pub struct CommandError {
     /// What the caller should do next.
     pub suggestion: Option<String>,
     pub details: Option<Value>,
+    /// Overrides the code's own `retryable` where this one case differs (a conflict with a
+    /// request still in progress clears by itself).
+    pub retryable: Option<bool>,
 }
 
 impl CommandError {
@@ -158,7 +161,18 @@ impl CommandError {
             message: message.into(),
             suggestion: None,
             details: None,
+            retryable: None,
         }
+    }
+
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = Some(retryable);
+        self
+    }
+
+    /// Whether the same call may succeed later as it is.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable.unwrap_or_else(|| self.code.retryable())
     }
 
     pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {

@@ -258,8 +258,8 @@ fn answer(
             "command": stored.command,
             "firstUsedAt": stored.first_used_at,
             "inProgress": true,
-            "retryable": true,
-        }))),
+        }))
+        .retryable(true)),
     }
 }
 
@@ -291,6 +291,7 @@ fn replay(ctx: &Context, key: &str, first: &str, result: Value) -> Result<Data, 
             message: body.message,
             suggestion: body.suggestion,
             details: body.details,
+            retryable: Some(body.retryable),
         });
     }
     Ok(outcome.get("data").cloned().unwrap_or(Value::Null).into())
