@@ -182,11 +182,15 @@ impl Queue for PgQueue {
     ) -> QueueResult<Vec<Job>> {
         check_fetch(queues, limit, lease)?;
         let rows = sqlx::query(concat!(
-            "WITH due AS (SELECT id AS due_id FROM jobs \
-                 WHERE state IN ('available', 'scheduled', 'retryable') AND queue = ANY($2) \
-                 AND run_at <= ",
+            // One index scan per queue (`queue = ANY(…)` would seq-scan and sort the whole
+            // backlog); the per-queue locks beyond the chosen `limit` end with the statement.
+            "WITH due AS (SELECT j.id AS due_id FROM unnest($2::text[]) AS q(name) \
+                 CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs \
+                     WHERE state IN ('available', 'scheduled', 'retryable') AND queue = q.name \
+                     AND run_at <= ",
             now!(),
-            " ORDER BY priority DESC, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+            " ORDER BY priority DESC, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) AS j \
+                 ORDER BY j.priority DESC, j.run_at, j.id LIMIT $3) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = $1, \
                  locked_until = ",
             now!(),

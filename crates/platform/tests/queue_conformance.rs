@@ -118,6 +118,28 @@ async fn delays_and_priorities_order_fetching(queue: &dyn Queue) {
             .is_empty()
     );
 
+    // Across queues, priority still orders the batch.
+    let a = enqueue(queue, NewJob::new("k", json!({})).queue("mq-a").priority(1)).await;
+    let b = enqueue(queue, NewJob::new("k", json!({})).queue("mq-b").priority(3)).await;
+    let c = enqueue(queue, NewJob::new("k", json!({})).queue("mq-a").priority(2)).await;
+    let both = vec!["mq-a".to_owned(), "mq-b".to_owned()];
+    let first: Vec<i64> = queue
+        .fetch("w1", &both, 2, LEASE)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(first, vec![b, c]);
+    let rest: Vec<i64> = queue
+        .fetch("w1", &both, 2, LEASE)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(rest, vec![a]);
+
     // `limit` caps a fetch; a short delay becomes due by itself.
     for n in 0..3 {
         enqueue(queue, NewJob::new("k", json!(n)).queue("limit")).await;
@@ -416,21 +438,26 @@ async fn expired_leases_are_rescued(queue: &dyn Queue) {
             .run_at(1),
     )
     .await;
+    let cancelled = enqueue(queue, NewJob::new("k", json!({})).queue("rescue").run_at(2)).await;
     let fetched = queue
         .fetch("dead", &queues("rescue"), 5, Duration::from_millis(50))
         .await
         .unwrap();
-    assert_eq!(fetched.len(), 2);
+    assert_eq!(fetched.len(), 3);
+    assert!(queue.cancel(cancelled).await.unwrap().cancel_requested);
     let rescued = AtomicU64::new(0);
-    wait_for("both expired leases are rescued", || {
+    wait_for("the expired leases are rescued", || {
         let rescued = &rescued;
         async move {
             let now = queue.rescue_expired().await.unwrap();
-            (rescued.fetch_add(now, Ordering::SeqCst) + now >= 2).then_some(())
+            (rescued.fetch_add(now, Ordering::SeqCst) + now >= 3).then_some(())
         }
     })
     .await;
-    assert_eq!(rescued.into_inner(), 2);
+    assert_eq!(rescued.into_inner(), 3);
+    let job = get(queue, cancelled).await;
+    assert_eq!(job.state, JobState::Cancelled, "its cancel request holds");
+    assert!(job.finished_at.is_some());
     let job = get(queue, retried).await;
     assert_eq!(job.state, JobState::Retryable);
     assert!(job.locked_by.is_none() && job.finished_at.is_none());
