@@ -355,12 +355,21 @@ pub trait Queue: Send + Sync {
 /// The error recorded when a lease runs out.
 pub const LEASE_EXPIRED: &str = "lease expired";
 
+/// A fetch scans each named queue on its own; this bounds the statement.
+pub const MAX_FETCH_QUEUES: usize = 100;
+
 /// Checks the arguments of `fetch`.
 pub(crate) fn check_fetch(queues: &[String], limit: u32, lease: Duration) -> QueueResult<()> {
     if queues.is_empty() || queues.iter().any(|q| q.trim().is_empty()) {
         return Err(QueueError::Invalid(
             "name at least one queue to fetch from, none of them empty".into(),
         ));
+    }
+    if queues.len() > MAX_FETCH_QUEUES {
+        return Err(QueueError::Invalid(format!(
+            "{} queues named; fetch from at most {MAX_FETCH_QUEUES} at once",
+            queues.len()
+        )));
     }
     if limit == 0 {
         return Err(QueueError::Invalid("fetch at least 1 job".into()));
@@ -458,6 +467,8 @@ mod tests {
         }
         assert!(check_fetch(&[], 1, Duration::from_secs(1)).is_err());
         assert!(check_fetch(&["default".into()], 0, Duration::from_secs(1)).is_err());
+        let many: Vec<String> = (0..=MAX_FETCH_QUEUES).map(|i| format!("q{i}")).collect();
+        assert!(check_fetch(&many, 1, Duration::from_secs(1)).is_err());
         assert!(check_fetch(&["default".into()], 1, Duration::ZERO).is_err());
     }
 }

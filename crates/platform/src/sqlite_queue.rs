@@ -180,25 +180,35 @@ impl Queue for SqliteQueue {
         lease: Duration,
     ) -> QueueResult<Vec<Job>> {
         check_fetch(queues, limit, lease)?;
-        let rows = sqlx::query(concat!(
+        // One ordered index scan per queue (an `IN` list would sort the whole backlog).
+        let per_queue: Vec<String> = (0..queues.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT id, priority, run_at FROM jobs \
+                     WHERE state IN ('available', 'scheduled', 'retryable') AND queue = ?{} \
+                     AND run_at <= {} ORDER BY priority DESC, run_at, id LIMIT ?2)",
+                    i + 4,
+                    now!()
+                )
+            })
+            .collect();
+        let sql = format!(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = ?1, \
-                 locked_until = ",
-            now!(),
-            " + ?4, attempted_at = ",
-            now!(),
-            " WHERE id IN (SELECT id FROM jobs \
-                 WHERE state IN ('available', 'scheduled', 'retryable') \
-                 AND queue IN (SELECT value FROM json_each(?2)) AND run_at <= ",
-            now!(),
-            " ORDER BY priority DESC, run_at, id LIMIT ?3) RETURNING ",
-            job_columns!()
-        ))
-        .bind(worker)
-        .bind(Value::from(queues.to_vec()).to_string())
-        .bind(i64::from(limit))
-        .bind(ms(lease))
-        .fetch_all(&self.writer)
-        .await?;
+             locked_until = {now} + ?3, attempted_at = {now} \
+             WHERE id IN (SELECT id FROM ({union}) ORDER BY priority DESC, run_at, id LIMIT ?2) \
+             RETURNING {columns}",
+            now = now!(),
+            union = per_queue.join(" UNION ALL "),
+            columns = job_columns!(),
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(i64::from(limit))
+            .bind(ms(lease));
+        for name in queues {
+            query = query.bind(name);
+        }
+        let rows = query.fetch_all(&self.writer).await?;
         let mut jobs = rows.iter().map(job_from).collect::<QueueResult<Vec<_>>>()?;
         jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_at, j.id));
         Ok(jobs)

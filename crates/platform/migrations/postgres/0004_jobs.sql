@@ -33,4 +33,3 @@ CREATE INDEX jobs_leases ON jobs (locked_until) WHERE state = 'running';
 -- Pruning of finished jobs.
 CREATE INDEX jobs_finished ON jobs (finished_at)
     WHERE state IN ('completed', 'discarded', 'cancelled');
-CREATE INDEX jobs_kind ON jobs (kind, id);
