@@ -12,8 +12,8 @@ use sqlx::{PgPool, Row};
 use crate::error::StoreError;
 use crate::postgres::PgStore;
 use crate::queue::{
-    AttemptError, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob, Queue,
-    QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
+    AttemptError, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
+    PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
 };
 
 /// The channel enqueues notify.
@@ -387,16 +387,24 @@ impl Queue for PgQueue {
     }
 
     async fn prune(&self, retention: Duration) -> QueueResult<u64> {
-        let done = sqlx::query(concat!(
-            "DELETE FROM jobs WHERE state IN ('completed', 'discarded', 'cancelled') \
-             AND finished_at < ",
-            now!(),
-            " - $1"
-        ))
-        .bind(ms(retention))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        // In batches, so no single statement holds the writer (or many row locks) for long.
+        let mut pruned = 0;
+        loop {
+            let done = sqlx::query(concat!(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                 WHERE state IN ('completed', 'discarded', 'cancelled') AND finished_at < ",
+                now!(),
+                " - $1 LIMIT $2)"
+            ))
+            .bind(ms(retention))
+            .bind(PRUNE_BATCH)
+            .execute(&self.pool)
+            .await?;
+            pruned += done.rows_affected();
+            if done.rows_affected() < PRUNE_BATCH as u64 {
+                return Ok(pruned);
+            }
+        }
     }
 
     async fn stats(&self) -> QueueResult<Vec<QueueStats>> {

@@ -386,6 +386,9 @@ pub(crate) fn check_lease(lease: Duration) -> QueueResult<()> {
     Ok(())
 }
 
+/// Finished jobs deleted per statement by `prune`.
+pub(crate) const PRUNE_BATCH: i64 = 1000;
+
 /// Whole milliseconds, as the time columns hold them.
 pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)

@@ -497,6 +497,38 @@ async fn finished_jobs_are_pruned(queue: &dyn Queue) {
     })
     .await;
     assert_eq!(get(queue, pending).await.state, JobState::Available, "kept");
+
+    // More than one batch of finished jobs goes in one call.
+    let many = 1_100;
+    for n in 0..many {
+        enqueue(queue, NewJob::new("k", json!(n)).queue("prune-many")).await;
+    }
+    let jobs = queue
+        .fetch("w1", &queues("prune-many"), 2_000, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), many);
+    for job in &jobs {
+        assert!(queue.complete(job.id, "w1").await.unwrap());
+    }
+    let mut finished = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        finished.push(get(queue, job.id).await.finished_at.unwrap());
+    }
+    let last_finished = finished.into_iter().max().unwrap();
+    // Once the database clock has passed the last finish, one call removes them all.
+    wait_for("the database clock passes the last finish", || async {
+        let probe = enqueue(queue, NewJob::new("k", json!({})).queue("probe")).await;
+        (get(queue, probe).await.created_at > last_finished).then_some(())
+    })
+    .await;
+    let pruned = queue.prune(Duration::ZERO).await.unwrap();
+    assert!(pruned >= many as u64, "{pruned}");
+    let in_queue = JobFilter {
+        queue: Some("prune-many".into()),
+        ..JobFilter::default()
+    };
+    assert!(queue.list(&in_queue, None, 10).await.unwrap().is_empty());
 }
 
 async fn stats_count_due_jobs_per_queue(queue: &dyn Queue) {
