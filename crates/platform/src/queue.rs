@@ -319,6 +319,9 @@ pub trait Queue: Send + Sync {
     async fn heartbeat(&self, id: i64, worker: &str, lease: Duration) -> QueueResult<Heartbeat>;
     /// Marks a job `worker` runs completed; false when it is no longer `worker`'s.
     async fn complete(&self, id: i64, worker: &str) -> QueueResult<bool>;
+    /// Hands a job `worker` has not finished back at once, its attempt not counted (a graceful
+    /// stop); a job with a cancel request ends cancelled. False when it is no longer `worker`'s.
+    async fn release(&self, id: i64, worker: &str) -> QueueResult<bool>;
     /// Records a failed attempt: `retryable` after `retry_in` (see [`backoff`]), `discarded`
     /// when out of attempts, `cancelled` when a cancel was requested. Returns the new state, or
     /// `None` when the job is no longer `worker`'s.

@@ -248,6 +248,23 @@ impl Queue for SqliteQueue {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn release(&self, id: i64, worker: &str) -> QueueResult<bool> {
+        let done = sqlx::query(concat!(
+            "UPDATE jobs SET \
+                 state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END, \
+                 attempt = attempt - 1, locked_by = NULL, locked_until = NULL, run_at = ",
+            now!(),
+            ", finished_at = CASE WHEN cancel_requested THEN ",
+            now!(),
+            " END WHERE id = ?1 AND locked_by = ?2 AND state = 'running'"
+        ))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn fail(
         &self,
         id: i64,

@@ -58,6 +58,7 @@ async fn run(queue: &dyn Queue, store: &dyn Store) {
     delays_and_priorities_order_fetching(queue).await;
     unique_keys_dedupe_while_pending(queue).await;
     heartbeat_renews_and_reports_cancellation(queue).await;
+    released_jobs_run_again_without_losing_an_attempt(queue).await;
     failures_retry_then_discard(queue).await;
     cancel_and_retry_transitions(queue).await;
     expired_leases_are_rescued(queue).await;
@@ -253,6 +254,30 @@ async fn heartbeat_renews_and_reports_cancellation(queue: &dyn Queue) {
         queue.heartbeat(id, "w1", LEASE).await.unwrap(),
         Heartbeat::Lost
     );
+}
+
+async fn released_jobs_run_again_without_losing_an_attempt(queue: &dyn Queue) {
+    let id = enqueue(
+        queue,
+        NewJob::new("k", json!({})).queue("release").max_attempts(1),
+    )
+    .await;
+    fetch_one(queue, "w1", "release").await;
+    assert!(!queue.release(id, "w2").await.unwrap(), "not w2's job");
+    assert!(queue.release(id, "w1").await.unwrap());
+    let job = get(queue, id).await;
+    assert_eq!((job.state, job.attempt), (JobState::Available, 0));
+    assert!(job.locked_by.is_none() && job.errors.is_empty());
+    let again = fetch_one(queue, "w2", "release").await;
+    assert_eq!((again.id, again.attempt), (id, 1));
+    assert!(!queue.release(id, "w1").await.unwrap(), "w1 let it go");
+
+    // A job with a cancel request is not handed back: it ends cancelled.
+    queue.cancel(id).await.unwrap();
+    assert!(queue.release(id, "w2").await.unwrap());
+    let job = get(queue, id).await;
+    assert_eq!(job.state, JobState::Cancelled);
+    assert!(job.finished_at.is_some());
 }
 
 async fn failures_retry_then_discard(queue: &dyn Queue) {
