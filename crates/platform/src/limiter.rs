@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
+use crate::redis_script::Script;
+
 /// A rate policy: `rate` requests per `period`, up to `burst` of them at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RatePolicy {
@@ -287,7 +289,8 @@ impl Limiter for LocalLimiter {
 /// {allowed, remaining, reset after µs, retry after µs}. The key expires when its budget is full
 /// again, so idle clients cost no memory. Large numbers are formatted with %.0f: Lua's default
 /// number format keeps only 14 digits.
-const GCRA_SCRIPT: &str = r"
+static GCRA: Script = Script::new(
+    r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -302,7 +305,8 @@ end
 local ttl_ms = math.ceil(ahead / 1000)
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', ttl_ms))
 return {1, math.floor((tolerance - ahead) / interval), ahead, 0}
-";
+",
+);
 
 /// How long one decision may take before Redis counts as unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
@@ -314,8 +318,7 @@ const PREFIX: &str = "tinct:rl:";
 /// Cluster-wide GCRA: every instance asks the same Redis.
 pub struct RedisLimiter {
     client: redis::Client,
-    /// The connection and the script's SHA1 (from `SCRIPT LOAD`, so no hashing crate is needed).
-    connection: tokio::sync::Mutex<Option<(ConnectionManager, String)>>,
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
     down_until: Mutex<Option<Instant>>,
 }
 
@@ -343,46 +346,23 @@ impl RedisLimiter {
         LimiterError::Unavailable(what.to_string())
     }
 
-    async fn connection(&self) -> redis::RedisResult<(ConnectionManager, String)> {
+    async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
         let mut slot = self.connection.lock().await;
         if let Some(ready) = slot.as_ref() {
             return Ok(ready.clone());
         }
-        let mut manager = self.client.get_connection_manager().await?;
-        let sha: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(GCRA_SCRIPT)
-            .query_async(&mut manager)
-            .await?;
-        Ok(slot.insert((manager, sha)).clone())
+        let manager = self.client.get_connection_manager().await?;
+        Ok(slot.insert(manager).clone())
     }
 
     async fn run(&self, key: &str, policy: &RatePolicy) -> redis::RedisResult<Answer> {
-        let (mut conn, sha) = self.connection().await?;
+        let mut conn = self.connection().await?;
         let key = format!("{PREFIX}{key}");
-        let interval = policy.interval_micros();
-        let answer = redis::cmd("EVALSHA")
-            .arg(&sha)
-            .arg(1)
-            .arg(&key)
-            .arg(interval)
-            .arg(policy.burst)
-            .query_async(&mut conn)
-            .await;
-        match answer {
-            // A restarted Redis has forgotten the script: EVAL sends it (and caches it again).
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                redis::cmd("EVAL")
-                    .arg(GCRA_SCRIPT)
-                    .arg(1)
-                    .arg(&key)
-                    .arg(interval)
-                    .arg(policy.burst)
-                    .query_async(&mut conn)
-                    .await
-            }
-            other => other,
-        }
+        let args = [
+            policy.interval_micros().to_string(),
+            policy.burst.to_string(),
+        ];
+        GCRA.run(&mut conn, &[&key], &args).await
     }
 }
 

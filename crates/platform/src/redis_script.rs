@@ -1,6 +1,6 @@
 //! Lua scripts on Redis without the `redis` crate's `script` feature: `SCRIPT LOAD` once for the
 //! SHA1 (so no hashing crate is needed), then `EVALSHA`, and `EVAL` when a restarted Redis has
-//! forgotten the script (which caches it again). The same approach as the limiter's.
+//! forgotten the script (which caches it again). Used by the rate limiter and the leases.
 
 use std::sync::OnceLock;
 

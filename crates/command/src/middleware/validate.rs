@@ -13,7 +13,13 @@ pub struct ValidateInput;
 #[async_trait]
 impl Middleware for ValidateInput {
     async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
-        if let Some(validator) = &call.command.validator {
+        // `is_valid` is the validator's fast path; the errors are only walked for bad input.
+        if let Some(validator) = call
+            .command
+            .validator
+            .as_ref()
+            .filter(|v| !v.is_valid(&call.input))
+        {
             let problems: Vec<Value> = validator
                 .iter_errors(&call.input)
                 .map(|e| {
