@@ -478,6 +478,11 @@ async fn expected_revision_refuses_stale_changes_and_allows_current_ones() {
     assert_eq!(stale.body["error"]["details"]["currentRevision"], t1);
     let resolved = post(base, "tokens.resolve", json!({"node": "acme"}), None).await;
     assert_eq!(resolved.ok()["tokens"]["color.a"]["value"], "#111111");
+    assert_eq!(
+        resolved.ok()["tokens"]["color.a"]["revision"],
+        t1,
+        "reads show the revision to send back"
+    );
     let t2 = post(
         base,
         "token.update",
@@ -489,6 +494,8 @@ async fn expected_revision_refuses_stale_changes_and_allows_current_ones() {
         .as_i64()
         .unwrap();
     assert!(t2 > t1);
+    let resolved = post(base, "tokens.resolve", json!({"node": "acme"}), None).await;
+    assert_eq!(resolved.ok()["tokens"]["color.a"]["revision"], t2);
     // A node's revision is its own: token writes do not move it.
     let got = post(base, "node.get", json!({"id": "acme"}), None).await;
     assert_eq!(got.ok()["revision"], r2);

@@ -60,6 +60,9 @@ pub struct TokenRecord {
     pub token_type: Option<String>,
     pub value: Value,
     pub description: Option<String>,
+    /// The change number of its last write, as stored (`put_token` writes the transaction's own
+    /// change number instead; this field is only read).
+    pub revision: i64,
 }
 
 /// What resolving a node reads: the ids from its root down to it, and every definition and

@@ -223,7 +223,7 @@ fn json_from(text: Option<String>) -> Result<Option<Value>> {
 /// lookup by name per column per row shows up in the profile of a resolve).
 macro_rules! token_columns {
     () => {
-        "t.node, t.path, t.kind, t.type, t.value::text AS value, t.description"
+        "t.node, t.path, t.kind, t.type, t.value::text AS value, t.description, t.revision"
     };
 }
 
@@ -242,6 +242,7 @@ fn token_at(row: &PgRow, first: usize) -> Result<TokenRecord> {
         token_type: row.try_get(first + 3)?,
         value: json_from(row.try_get(first + 4)?)?.unwrap_or(Value::Null),
         description: row.try_get(first + 5)?,
+        revision: row.try_get(first + 6)?,
     })
 }
 

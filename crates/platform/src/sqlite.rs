@@ -207,6 +207,7 @@ fn token_from(row: &SqliteRow) -> Result<TokenRecord> {
         token_type: row.try_get("type")?,
         value: json_from(row.try_get("value")?)?.unwrap_or(Value::Null),
         description: row.try_get("description")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -304,7 +305,7 @@ impl<T: Connected> StoreRead for T {
     async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT node, path, kind, type, value, description FROM tokens \
+            "SELECT node, path, kind, type, value, description, revision FROM tokens \
              WHERE node IN (SELECT value FROM json_each(?)) ORDER BY node, path",
         )
         .bind(ids_json(node_ids))
@@ -316,7 +317,7 @@ impl<T: Connected> StoreRead for T {
     async fn layered_tokens(&self, id: &str) -> Result<Option<LayeredTokens>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT n.lineage, t.node, t.path, t.kind, t.type, t.value, t.description \
+            "SELECT n.lineage, t.node, t.path, t.kind, t.type, t.value, t.description, t.revision \
              FROM nodes n LEFT JOIN tokens t ON t.node IN (SELECT value FROM json_each(n.lineage)) \
              WHERE n.id = ?",
         )
@@ -342,7 +343,7 @@ impl<T: Connected> StoreRead for T {
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
         let mut conn = self.conn().await?;
         let row = sqlx::query(
-            "SELECT node, path, kind, type, value, description FROM tokens \
+            "SELECT node, path, kind, type, value, description, revision FROM tokens \
              WHERE node = ? AND path = ?",
         )
         .bind(node)

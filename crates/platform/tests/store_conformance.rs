@@ -29,6 +29,7 @@ mod conformance {
             token_type: Some("color".to_owned()),
             value,
             description: Some("d".to_owned()),
+            revision: 0,
         }
     }
 
@@ -394,6 +395,7 @@ mod conformance {
             token_type: None,
             value: json!("#000"),
             description: None,
+            revision: 0,
         })
         .await
         .unwrap();
@@ -671,6 +673,7 @@ fn token(node: &str, path: &str, value: &str) -> TokenRecord {
         token_type: Some("color".to_owned()),
         value: json!(value),
         description: None,
+        revision: 0,
     }
 }
 

@@ -30,26 +30,59 @@ pub async fn node_not_found(store: &dyn StoreRead, id: &str) -> CommandError {
     CommandError::not_found(format!("no node with id '{id}'")).suggest(suggestion)
 }
 
+/// The change number of each stored entry's last write: node → path → revision.
+pub type Revisions = HashMap<String, HashMap<String, i64>>;
+
 /// The layers from the root down to `id`, ready for the engine.
 pub async fn layers(store: &dyn StoreRead, id: &str) -> Result<Vec<Layer>, CommandError> {
+    Ok(read_layers(store, id, false).await?.0)
+}
+
+/// The layers, and the revisions of their entries when `with_revisions`.
+async fn read_layers(
+    store: &dyn StoreRead,
+    id: &str,
+    with_revisions: bool,
+) -> Result<(Vec<Layer>, Revisions), CommandError> {
     let Some(LayeredTokens { lineage, tokens }) =
         store.layered_tokens(id).await.map_err(from_store)?
     else {
         return Err(node_not_found(store, id).await);
     };
+    let mut revisions = Revisions::new();
+    if with_revisions {
+        for t in &tokens {
+            revisions
+                .entry(t.node.clone())
+                .or_default()
+                .insert(t.path.clone(), t.revision);
+        }
+    }
     let mut by_node = group_by_node(tokens)?;
-    Ok(lineage
+    let layers = lineage
         .into_iter()
         .map(|node| Layer {
             entries: by_node.remove(&node).unwrap_or_default(),
             node,
         })
-        .collect())
+        .collect();
+    Ok((layers, revisions))
 }
 
 pub async fn resolve_node(store: &dyn StoreRead, id: &str) -> Result<Resolved, CommandError> {
     let layers = layers(store, id).await?;
     resolve(&layers).map_err(|e| from_resolve(id, e))
+}
+
+/// Resolves `id`, with the revision of every stored entry on its lineage (so each resolved token
+/// can say when its winning entry was last written).
+pub async fn resolve_with_revisions(
+    store: &dyn StoreRead,
+    id: &str,
+) -> Result<(Resolved, Revisions), CommandError> {
+    let (layers, revisions) = read_layers(store, id, true).await?;
+    let resolved = resolve(&layers).map_err(|e| from_resolve(id, e))?;
+    Ok((resolved, revisions))
 }
 
 /// Resolves `id` and every descendant, so a write that breaks any of them is refused.

@@ -8,6 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tinct_platform::{HistoryEntry, Node};
 
+use crate::tree::Revisions;
+
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeView {
@@ -49,18 +51,28 @@ pub struct ResolvedTokenView {
     pub alias_chain: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The change number of the last write to the winning entry (on `source`): send it as
+    /// `expectedRevision` when changing this path on that node.
+    pub revision: i64,
 }
 
 pub type TokenMap = BTreeMap<String, ResolvedTokenView>;
 
-impl From<tinct_engine::ResolvedToken> for ResolvedTokenView {
-    fn from(t: tinct_engine::ResolvedToken) -> Self {
+impl ResolvedTokenView {
+    /// The view of `t` at `path`, its revision looked up in `revisions` (0 when unknown).
+    pub fn new(path: &str, t: tinct_engine::ResolvedToken, revisions: &Revisions) -> Self {
+        let revision = revisions
+            .get(&t.source)
+            .and_then(|paths| paths.get(path))
+            .copied()
+            .unwrap_or(0);
         ResolvedTokenView {
             token_type: t.token_type.as_str().to_owned(),
             value: t.value,
             source: t.source,
             alias_chain: t.alias_chain,
             description: t.description,
+            revision,
         }
     }
 }

@@ -244,6 +244,7 @@ fn record_for(node: &str, path: &str, entry: &Entry, inherited: bool) -> TokenRe
             token_type: Some(token_type.as_str().to_owned()),
             value: value.clone(),
             description: description.clone(),
+            revision: 0,
         },
         other => TokenRecord {
             node: node.to_owned(),
@@ -252,6 +253,7 @@ fn record_for(node: &str, path: &str, entry: &Entry, inherited: bool) -> TokenRe
             token_type: None,
             value: entry_value(other),
             description: None,
+            revision: 0,
         },
     }
 }

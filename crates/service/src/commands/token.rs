@@ -306,6 +306,7 @@ async fn add(s: &Services, i: AddIn, ctx: Context) -> Result<TokenView, CommandE
         token_type: Some(ty.as_str().to_owned()),
         value: i.value,
         description: i.description,
+        revision: 0,
     };
     tx.put_token(&record).await.map_err(from_store)?;
     check_subtree(tx.as_ref(), &i.node).await?;
@@ -356,6 +357,7 @@ async fn update(s: &Services, i: UpdateIn, ctx: Context) -> Result<TokenView, Co
         token_type: Some(ty.as_str().to_owned()),
         value: new_value,
         description: i.description.or_else(|| description.clone()),
+        revision: 0,
     };
     let before = json!({"type": token_type.as_str(), "value": value});
     tx.put_token(&record).await.map_err(from_store)?;
@@ -453,6 +455,7 @@ async fn override_token(
         token_type: None,
         value: i.value,
         description: None,
+        revision: 0,
     };
     tx.put_token(&record).await.map_err(from_store)?;
     check_subtree(tx.as_ref(), &i.node).await?;

@@ -15,7 +15,7 @@ use tinct_platform::StoreRead;
 
 use crate::errors::{from_resolve, from_store};
 use crate::services::Services;
-use crate::tree::{layers, resolve_node};
+use crate::tree::{layers, resolve_node, resolve_with_revisions};
 use crate::views::{ResolvedTokenView, TokenMap};
 
 #[derive(Deserialize, JsonSchema)]
@@ -78,13 +78,17 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
             move |i: ResolveIn, ctx: Context| {
                 let s = r.clone();
                 async move {
-                    let resolved = resolve_node(s.reader(&ctx).await?, &i.node).await?;
+                    let (resolved, revisions) =
+                        resolve_with_revisions(s.reader(&ctx).await?, &i.node).await?;
                     let prefix = i.prefix.unwrap_or_default();
                     let tokens: TokenMap = resolved
                         .tokens
                         .into_iter()
                         .filter(|(path, _)| path.starts_with(&prefix))
-                        .map(|(path, t)| (path, ResolvedTokenView::from(t)))
+                        .map(|(path, t)| {
+                            let view = ResolvedTokenView::new(&path, t, &revisions);
+                            (path, view)
+                        })
                         .collect();
                     Ok(ResolveOut {
                         node: i.node,
