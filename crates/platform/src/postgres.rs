@@ -541,9 +541,9 @@ impl StoreTx for PgTx {
 
     async fn insert_node(&self, node: &NewNode) -> Result<()> {
         sqlx::query(
-            "INSERT INTO nodes (id, parent, name, description, revision, lineage) \
-             VALUES ($1, $2, $3, $4, $5, \
-                     coalesce((SELECT lineage FROM nodes WHERE id = $2), '{}') || $1::text)",
+            // The lineage column is filled in by the database (migration 0003).
+            "INSERT INTO nodes (id, parent, name, description, revision) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&node.id)
         .bind(&node.parent)

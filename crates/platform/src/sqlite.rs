@@ -459,8 +459,8 @@ impl StoreTx for SqliteTx {
     async fn insert_node(&self, node: &NewNode) -> Result<()> {
         let mut conn = self.conn().await?;
         sqlx::query(
-            "INSERT INTO nodes (id, parent, name, description, revision, lineage) VALUES (?1, ?2, ?3, ?4, ?5, \
-             json_insert(coalesce((SELECT lineage FROM nodes WHERE id = ?2), '[]'), '$[#]', ?1))",
+            // The lineage column is filled in by the database (migration 0003).
+            "INSERT INTO nodes (id, parent, name, description, revision) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(&node.id)
         .bind(&node.parent)

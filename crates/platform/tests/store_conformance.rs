@@ -677,13 +677,17 @@ fn token(node: &str, path: &str, value: &str) -> TokenRecord {
     }
 }
 
-/// The statements of a migration after its first (the `ALTER TABLE` that adds the column).
+/// The statements of a migration between the `ALTER TABLE` that adds the column and the trigger
+/// that keeps it: the backfill.
 fn backfill_of(migration: &str) -> String {
     let alter = migration
         .find("ALTER TABLE")
         .expect("the migration adds a column first");
     let end = alter + migration[alter..].find(';').expect("a complete statement");
-    migration[end + 1..].to_owned()
+    let trigger = migration
+        .find("-- Kept by the database")
+        .expect("the trigger comes last");
+    migration[end + 1..trigger].to_owned()
 }
 
 /// A tree for the lineage backfill: root → product → theme, and a second root.
@@ -709,6 +713,7 @@ async fn lineage_tree(store: &dyn Store) {
 
 async fn assert_lineages(store: &dyn Store) {
     for (id, want) in [
+        ("late", vec!["root", "product", "theme", "late"]),
         ("theme", vec!["root", "product", "theme"]),
         ("product", vec!["root", "product"]),
         ("solo", vec!["solo"]),
@@ -718,7 +723,8 @@ async fn assert_lineages(store: &dyn Store) {
     }
 }
 
-/// Databases from before the lineage column get every node's lineage from the backfill.
+/// Databases from before the lineage column get every node's lineage from the backfill, and nodes
+/// inserted by writers that do not know the column (older instances) get it from the trigger.
 #[tokio::test]
 async fn the_lineage_backfill_rebuilds_every_lineage_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -733,6 +739,11 @@ async fn the_lineage_backfill_rebuilds_every_lineage_on_sqlite() {
         .unwrap();
     let sql = backfill_of(include_str!("../migrations/sqlite/0003_node_lineage.sql"));
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&pool)
+        .await
+        .unwrap();
+    // A writer that knows nothing of the column (an older instance) still gets it right.
+    sqlx::query("INSERT INTO nodes (id, parent, name) VALUES ('late', 'theme', 'late')")
         .execute(&pool)
         .await
         .unwrap();
@@ -751,6 +762,10 @@ async fn the_lineage_backfill_rebuilds_every_lineage_on_postgres() {
         .unwrap();
     let sql = backfill_of(include_str!("../migrations/postgres/0003_node_lineage.sql"));
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO nodes (id, parent, name) VALUES ('late', 'theme', 'late')")
         .execute(&pool)
         .await
         .unwrap();

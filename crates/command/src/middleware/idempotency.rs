@@ -88,42 +88,42 @@ impl Idempotency {
                 "warnings": ctx.warnings(),
             })
         };
-        let stored = match &outcome {
-            Ok(data) => self.finish(&hold, &record(json!({"data": data}))).await,
-            Err(e) if kept(e.code) => {
-                let error = ErrorBody::from(e.clone());
-                self.finish(&hold, &record(json!({"error": error}))).await
-            }
-            Err(e) => match self
-                .store
-                .release_key(&hold.scope, &hold.key, &hold.token)
-                .await
-            {
-                // Released: a retry with the key runs again.
-                Ok(true) => Ok(()),
-                // The change committed before the failure: keep what happened.
-                Ok(false) => {
-                    let error = ErrorBody::from(e.clone());
-                    self.finish(&hold, &record(json!({"error": error}))).await
-                }
-                Err(e) => Err(e),
-            },
+        let (keep, release_first) = match &outcome {
+            Ok(data) => (record(json!({"data": data})), false),
+            Err(e) if kept(e.code) => (record(json!({"error": ErrorBody::from(e.clone())})), false),
+            // A transient failure frees the key so a retry runs again — unless the change
+            // committed anyway (say the commit's answer was lost): then retries must learn that
+            // it happened, not be told to retry forever.
+            Err(_) => (
+                record(json!({"error": ErrorBody::from(committed_unrecorded(&hold.key))})),
+                true,
+            ),
         };
-        if let Err(e) = stored {
-            tracing::warn!(trace_id = %ctx.trace_id, key = %hold.key, error = %e, "could not store the result of an idempotency key");
+        // Stored by a task of its own: this call being dropped now (deadline, client gone) must
+        // not leave a committed change without its result.
+        let store = Arc::clone(&self.store);
+        let key = hold.key.clone();
+        let stored = tokio::spawn(async move {
+            if release_first
+                && store
+                    .release_key(&hold.scope, &hold.key, &hold.token)
+                    .await?
+            {
+                return Ok(());
+            }
+            finish(store.as_ref(), &hold, &keep).await
+        })
+        .await;
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(trace_id = %ctx.trace_id, %key, error = %e, "could not store the result of an idempotency key");
+            }
+            Err(e) => {
+                tracing::warn!(trace_id = %ctx.trace_id, %key, error = %e, "storing the result of an idempotency key did not finish");
+            }
         }
         outcome
-    }
-
-    async fn finish(&self, hold: &KeyHold, result: &Value) -> Result<(), StoreError> {
-        let ours = self
-            .store
-            .finish_key(&hold.scope, &hold.key, &hold.token, result)
-            .await?;
-        if !ours {
-            tracing::warn!(key = %hold.key, "idempotency key was taken over before its result was stored");
-        }
-        Ok(())
     }
 
     /// Starts a prune of expired keys now and then, off the request's path.
@@ -213,6 +213,31 @@ impl Middleware for Idempotency {
             Claimed::Existing(stored) => answer(&call, &hold.key, &fingerprint, stored),
         }
     }
+}
+
+async fn finish(
+    store: &dyn IdempotencyStore,
+    hold: &KeyHold,
+    result: &Value,
+) -> Result<(), StoreError> {
+    if !store
+        .finish_key(&hold.scope, &hold.key, &hold.token, result)
+        .await?
+    {
+        tracing::warn!(key = %hold.key, "idempotency key was taken over before its result was stored");
+    }
+    Ok(())
+}
+
+/// What retries get when the change of the first request committed but its outcome was lost.
+fn committed_unrecorded(key: &str) -> CommandError {
+    CommandError::new(
+        ErrorCode::Conflict,
+        format!(
+            "the first request with idempotency key '{key}' committed its change, but its result could not be stored"
+        ),
+    )
+    .suggest("Read the current state (node.get, token.history) to see the change; it will not run again with this key.")
 }
 
 /// What a request with a key someone already used gets.

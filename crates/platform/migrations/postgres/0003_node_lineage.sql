@@ -6,3 +6,14 @@ WITH RECURSIVE down(id, lineage) AS (
     UNION ALL SELECT n.id, down.lineage || n.id FROM nodes n JOIN down ON n.parent = down.id
 )
 UPDATE nodes SET lineage = down.lineage FROM down WHERE nodes.id = down.id;
+
+-- Kept by the database, so every writer (an instance of an older version during a rolling
+-- deploy too) inserts nodes with their lineage.
+CREATE FUNCTION nodes_set_lineage() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.lineage := coalesce((SELECT lineage FROM nodes WHERE id = NEW.parent), '{}') || NEW.id;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER nodes_lineage BEFORE INSERT ON nodes
+    FOR EACH ROW EXECUTE FUNCTION nodes_set_lineage();

@@ -7,3 +7,12 @@ WITH RECURSIVE down(id, lineage) AS (
     UNION ALL SELECT n.id, json_insert(down.lineage, '$[#]', n.id) FROM nodes n JOIN down ON n.parent = down.id
 )
 UPDATE nodes SET lineage = (SELECT down.lineage FROM down WHERE down.id = nodes.id);
+
+-- Kept by the database, so every writer inserts nodes with their lineage.
+CREATE TRIGGER nodes_lineage AFTER INSERT ON nodes
+BEGIN
+    UPDATE nodes
+    SET lineage = json_insert(coalesce((SELECT lineage FROM nodes WHERE id = NEW.parent), '[]'),
+                              '$[#]', NEW.id)
+    WHERE id = NEW.id;
+END;
