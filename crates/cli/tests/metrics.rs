@@ -3,11 +3,10 @@
 //! made, and replica health and lag read from a real streaming replica.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use tinct_testkit::post_command as call;
-use tinct_testkit::{Postgres, TinctServer, tinct_command};
+use tinct_testkit::{Postgres, TinctServer, promtool_check, tinct_command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
 
@@ -29,32 +28,6 @@ async fn scrape(base: &str) -> String {
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// `promtool check metrics` reads the exposition on stdin and lists every problem.
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus; scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    // Lint hints (such as counters without _total) are reported too; only errors fail the check.
-    assert!(
-        out.status.success(),
-        "promtool rejects the exposition:\n{report}\n{text}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

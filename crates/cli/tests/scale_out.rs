@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tinct_testkit::{Nginx, Postgres, Redis, TinctServer};
+use tinct_testkit::{Nginx, Postgres, Redis, TinctServer, eventually};
 use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tinct");
@@ -116,21 +116,6 @@ async fn seed(base: &str, value: &str) -> String {
         json!({"node": "ds", "path": "color.x", "type": "color", "value": value}),
     )
     .await
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{what} did not happen within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

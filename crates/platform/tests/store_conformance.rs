@@ -723,8 +723,33 @@ async fn assert_lineages(store: &dyn Store) {
     }
 }
 
+/// Forgets every lineage (`empty` is the column's empty value), runs the migration's backfill, then
+/// inserts a node as a writer that does not know the column (an older instance) would, and checks
+/// every lineage.
+async fn backfill_and_insert_late<DB: sqlx::Database>(
+    store: &dyn Store,
+    pool: &sqlx::Pool<DB>,
+    empty: &str,
+    migration: &str,
+) where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    let statements = [
+        format!("UPDATE nodes SET lineage = '{empty}'"),
+        backfill_of(migration),
+        "INSERT INTO nodes (id, parent, name) VALUES ('late', 'theme', 'late')".to_owned(),
+    ];
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    assert_lineages(store).await;
+}
+
 /// Databases from before the lineage column get every node's lineage from the backfill, and nodes
-/// inserted by writers that do not know the column (older instances) get it from the trigger.
+/// inserted by writers that do not know the column get it from the trigger.
 #[tokio::test]
 async fn the_lineage_backfill_rebuilds_every_lineage_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -733,21 +758,8 @@ async fn the_lineage_backfill_rebuilds_every_lineage_on_sqlite() {
     lineage_tree(&store).await;
     let url = format!("sqlite://{}", file.display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE nodes SET lineage = '[]'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sql = backfill_of(include_str!("../migrations/sqlite/0003_node_lineage.sql"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&pool)
-        .await
-        .unwrap();
-    // A writer that knows nothing of the column (an older instance) still gets it right.
-    sqlx::query("INSERT INTO nodes (id, parent, name) VALUES ('late', 'theme', 'late')")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_lineages(&store).await;
+    let migration = include_str!("../migrations/sqlite/0003_node_lineage.sql");
+    backfill_and_insert_late(&store, &pool, "[]", migration).await;
 }
 
 #[tokio::test]
@@ -756,18 +768,6 @@ async fn the_lineage_backfill_rebuilds_every_lineage_on_postgres() {
     let store = PgStore::open_primary(&pg.url(), 2).await.unwrap();
     lineage_tree(&store).await;
     let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
-    sqlx::query("UPDATE nodes SET lineage = '{}'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sql = backfill_of(include_str!("../migrations/postgres/0003_node_lineage.sql"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO nodes (id, parent, name) VALUES ('late', 'theme', 'late')")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_lineages(&store).await;
+    let migration = include_str!("../migrations/postgres/0003_node_lineage.sql");
+    backfill_and_insert_late(&store, &pool, "{}", migration).await;
 }

@@ -6,12 +6,16 @@ mod browser;
 mod nginx;
 mod postgres;
 mod process;
+mod promtool;
 mod redis;
 mod tinct;
+mod wait;
 
 pub use browser::{Browser, Page};
 pub use nginx::Nginx;
 pub use postgres::Postgres;
 pub use process::free_port;
+pub use promtool::promtool_check;
 pub use redis::Redis;
 pub use tinct::{TinctServer, post_command, tinct_command};
+pub use wait::eventually;
