@@ -17,6 +17,7 @@ mod model;
 mod pg_bus;
 mod pg_lease;
 mod pg_queue;
+mod pg_schedule;
 mod postgres;
 mod queue;
 mod redis_bus;
@@ -24,8 +25,10 @@ mod redis_cache;
 mod redis_lease;
 mod redis_script;
 mod replicated;
+mod schedule;
 mod sqlite;
 mod sqlite_queue;
+mod sqlite_schedule;
 mod store;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus};
@@ -49,9 +52,10 @@ pub use model::{
 pub use pg_bus::PgBus;
 pub use pg_lease::PgLease;
 pub use pg_queue::{JOBS_CHANNEL, PgQueue};
+pub use pg_schedule::PgSchedules;
 pub use postgres::{PgStore, redact_url};
 pub use queue::{
-    AttemptError, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, Enqueued, Heartbeat, Job, JobFilter,
+    AttemptError, Claim, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, Enqueued, Heartbeat, Job, JobFilter,
     JobState, LEASE_EXPIRED, NewJob, Queue, QueueError, QueueResult, QueueStats, backoff,
     backoff_with,
 };
@@ -59,6 +63,8 @@ pub use redis_bus::RedisBus;
 pub use redis_cache::RedisCache;
 pub use redis_lease::RedisLease;
 pub use replicated::{ReplicaProbe, ReplicatedStore};
+pub use schedule::{MissedPolicy, NewSchedule, Schedule, ScheduleSource, Schedules};
 pub use sqlite::SqliteStore;
 pub use sqlite_queue::SqliteQueue;
+pub use sqlite_schedule::SqliteSchedules;
 pub use store::{PoolStatus, ReplicaStatus, Store, StoreRead, StoreTx};

@@ -12,7 +12,7 @@ use sqlx::{PgPool, Row};
 use crate::error::StoreError;
 use crate::postgres::PgStore;
 use crate::queue::{
-    AttemptError, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
+    AttemptError, Claim, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
     PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
 };
 
@@ -211,17 +211,18 @@ impl Queue for PgQueue {
         Ok(jobs)
     }
 
-    async fn heartbeat(&self, id: i64, worker: &str, lease: Duration) -> QueueResult<Heartbeat> {
+    async fn heartbeat(&self, claim: &Claim, lease: Duration) -> QueueResult<Heartbeat> {
         check_lease(lease)?;
         let cancel: Option<bool> = sqlx::query_scalar(concat!(
             "UPDATE jobs SET locked_until = ",
             now!(),
-            " + $3 WHERE id = $1 AND locked_by = $2 AND state = 'running' \
-             RETURNING cancel_requested"
+            " + $3 WHERE id = $1 AND locked_by = $2 AND attempt = $4 \
+             AND state = 'running' RETURNING cancel_requested"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
         .bind(ms(lease))
+        .bind(claim.attempt)
         .fetch_optional(&self.pool)
         .await?;
         Ok(match cancel {
@@ -231,21 +232,22 @@ impl Queue for PgQueue {
         })
     }
 
-    async fn complete(&self, id: i64, worker: &str) -> QueueResult<bool> {
+    async fn complete(&self, claim: &Claim) -> QueueResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
              finished_at = ",
             now!(),
-            " WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+            " WHERE id = $1 AND locked_by = $2 AND attempt = $3 AND state = 'running'"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
+        .bind(claim.attempt)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release(&self, id: i64, worker: &str) -> QueueResult<bool> {
+    async fn release(&self, claim: &Claim) -> QueueResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE jobs SET \
                  state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END, \
@@ -253,10 +255,11 @@ impl Queue for PgQueue {
             now!(),
             ", finished_at = CASE WHEN cancel_requested THEN ",
             now!(),
-            " END WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+            " END WHERE id = $1 AND locked_by = $2 AND attempt = $3 AND state = 'running'"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
+        .bind(claim.attempt)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -264,15 +267,15 @@ impl Queue for PgQueue {
 
     async fn fail(
         &self,
-        id: i64,
-        worker: &str,
+        claim: &Claim,
         error: &str,
         retry_in: Duration,
     ) -> QueueResult<Option<JobState>> {
         let state: Option<String> = sqlx::query_scalar(concat!(
             "WITH next AS (SELECT id AS next_id, CASE WHEN cancel_requested THEN 'cancelled' \
                  WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END AS next_state \
-                 FROM jobs WHERE id = $1 AND locked_by = $2 AND state = 'running' FOR UPDATE) \
+                 FROM jobs WHERE id = $1 AND locked_by = $2 AND attempt = $5 AND state = 'running' \
+                 FOR UPDATE) \
              UPDATE jobs SET state = next_state, locked_by = NULL, locked_until = NULL, \
                  run_at = CASE WHEN next_state = 'retryable' THEN ",
             now!(),
@@ -284,10 +287,11 @@ impl Queue for PgQueue {
             now!(),
             ")) FROM next WHERE jobs.id = next.next_id RETURNING state"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
         .bind(error)
         .bind(ms(retry_in))
+        .bind(claim.attempt)
         .fetch_optional(&self.pool)
         .await?;
         state

@@ -172,6 +172,11 @@ fn migrator() -> Migrator {
             "leases",
             include_str!("../migrations/postgres/0005_leases.sql"),
         ),
+        (
+            6,
+            "schedules",
+            include_str!("../migrations/postgres/0006_schedules.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations

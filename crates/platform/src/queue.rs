@@ -272,6 +272,37 @@ pub struct Job {
     pub finished_at: Option<i64>,
 }
 
+/// One attempt of one job, as a worker holds it: the job id, the worker and the attempt number
+/// together fence every later call, so an attempt that was rescued and fetched again (even by the
+/// same worker) can no longer heartbeat, complete, fail or release the new attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub id: i64,
+    pub worker: String,
+    pub attempt: i32,
+}
+
+impl Claim {
+    pub fn new(id: i64, worker: impl Into<String>, attempt: i32) -> Self {
+        Claim {
+            id,
+            worker: worker.into(),
+            attempt,
+        }
+    }
+}
+
+impl Job {
+    /// The claim of a job `fetch` returned (its worker and attempt).
+    pub fn claim(&self) -> Claim {
+        Claim::new(
+            self.id,
+            self.locked_by.clone().unwrap_or_default(),
+            self.attempt,
+        )
+    }
+}
+
 /// What a heartbeat found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Heartbeat {
@@ -315,20 +346,19 @@ pub trait Queue: Send + Sync {
         limit: u32,
         lease: Duration,
     ) -> QueueResult<Vec<Job>>;
-    /// Renews the lease of a job `worker` runs.
-    async fn heartbeat(&self, id: i64, worker: &str, lease: Duration) -> QueueResult<Heartbeat>;
-    /// Marks a job `worker` runs completed; false when it is no longer `worker`'s.
-    async fn complete(&self, id: i64, worker: &str) -> QueueResult<bool>;
-    /// Hands a job `worker` has not finished back at once, its attempt not counted (a graceful
-    /// stop); a job with a cancel request ends cancelled. False when it is no longer `worker`'s.
-    async fn release(&self, id: i64, worker: &str) -> QueueResult<bool>;
+    /// Renews the lease of the attempt `claim` holds.
+    async fn heartbeat(&self, claim: &Claim, lease: Duration) -> QueueResult<Heartbeat>;
+    /// Marks the claimed attempt completed; false when the claim no longer holds.
+    async fn complete(&self, claim: &Claim) -> QueueResult<bool>;
+    /// Hands an unfinished claimed attempt back at once, the attempt not counted (a graceful
+    /// stop); a job with a cancel request ends cancelled. False when the claim no longer holds.
+    async fn release(&self, claim: &Claim) -> QueueResult<bool>;
     /// Records a failed attempt: `retryable` after `retry_in` (see [`backoff`]), `discarded`
     /// when out of attempts, `cancelled` when a cancel was requested. Returns the new state, or
-    /// `None` when the job is no longer `worker`'s.
+    /// `None` when the claim no longer holds.
     async fn fail(
         &self,
-        id: i64,
-        worker: &str,
+        claim: &Claim,
         error: &str,
         retry_in: Duration,
     ) -> QueueResult<Option<JobState>>;

@@ -114,6 +114,11 @@ fn migrator() -> Migrator {
             "leases",
             include_str!("../migrations/sqlite/0005_leases.sql"),
         ),
+        (
+            6,
+            "schedules",
+            include_str!("../migrations/sqlite/0006_schedules.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations

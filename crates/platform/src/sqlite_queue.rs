@@ -11,7 +11,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::error::StoreError;
 use crate::queue::{
-    AttemptError, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
+    AttemptError, Claim, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
     PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
 };
 use crate::sqlite::SqliteStore;
@@ -214,17 +214,18 @@ impl Queue for SqliteQueue {
         Ok(jobs)
     }
 
-    async fn heartbeat(&self, id: i64, worker: &str, lease: Duration) -> QueueResult<Heartbeat> {
+    async fn heartbeat(&self, claim: &Claim, lease: Duration) -> QueueResult<Heartbeat> {
         check_lease(lease)?;
         let cancel: Option<bool> = sqlx::query_scalar(concat!(
             "UPDATE jobs SET locked_until = ",
             now!(),
-            " + ?3 WHERE id = ?1 AND locked_by = ?2 AND state = 'running' \
-             RETURNING cancel_requested"
+            " + ?3 WHERE id = ?1 AND locked_by = ?2 AND attempt = ?4 \
+             AND state = 'running' RETURNING cancel_requested"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
         .bind(ms(lease))
+        .bind(claim.attempt)
         .fetch_optional(&self.writer)
         .await?;
         Ok(match cancel {
@@ -234,21 +235,22 @@ impl Queue for SqliteQueue {
         })
     }
 
-    async fn complete(&self, id: i64, worker: &str) -> QueueResult<bool> {
+    async fn complete(&self, claim: &Claim) -> QueueResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
              finished_at = ",
             now!(),
-            " WHERE id = ?1 AND locked_by = ?2 AND state = 'running'"
+            " WHERE id = ?1 AND locked_by = ?2 AND attempt = ?3 AND state = 'running'"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
+        .bind(claim.attempt)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release(&self, id: i64, worker: &str) -> QueueResult<bool> {
+    async fn release(&self, claim: &Claim) -> QueueResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE jobs SET \
                  state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END, \
@@ -256,10 +258,11 @@ impl Queue for SqliteQueue {
             now!(),
             ", finished_at = CASE WHEN cancel_requested THEN ",
             now!(),
-            " END WHERE id = ?1 AND locked_by = ?2 AND state = 'running'"
+            " END WHERE id = ?1 AND locked_by = ?2 AND attempt = ?3 AND state = 'running'"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
+        .bind(claim.attempt)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -267,8 +270,7 @@ impl Queue for SqliteQueue {
 
     async fn fail(
         &self,
-        id: i64,
-        worker: &str,
+        claim: &Claim,
         error: &str,
         retry_in: Duration,
     ) -> QueueResult<Option<JobState>> {
@@ -287,12 +289,14 @@ impl Queue for SqliteQueue {
             " END, errors = json_insert(errors, '$[#]', json_object('attempt', attempt, \
                  'error', ?3, 'at', ",
             now!(),
-            ")) WHERE id = ?1 AND locked_by = ?2 AND state = 'running' RETURNING state"
+            ")) WHERE id = ?1 AND locked_by = ?2 AND attempt = ?5 AND state = 'running' \
+             RETURNING state"
         ))
-        .bind(id)
-        .bind(worker)
+        .bind(claim.id)
+        .bind(&claim.worker)
         .bind(error)
         .bind(ms(retry_in))
+        .bind(claim.attempt)
         .fetch_optional(&self.writer)
         .await?;
         state

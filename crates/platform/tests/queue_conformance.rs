@@ -8,11 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tinct_platform::{
-    Heartbeat, JOBS_CHANNEL, Job, JobFilter, JobState, LEASE_EXPIRED, NewEvent, NewJob, NewNode,
-    PgQueue, PgStore, Queue, QueueError, SqliteQueue, SqliteStore, Store,
+    Claim, Heartbeat, JOBS_CHANNEL, Job, JobFilter, JobState, LEASE_EXPIRED, NewEvent, NewJob,
+    NewNode, PgQueue, PgStore, Queue, QueueError, SqliteQueue, SqliteStore, Store,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
+
+/// The claim of attempt `attempt` of job `id` by `worker`.
+fn claim(id: i64, worker: &str, attempt: i32) -> Claim {
+    Claim::new(id, worker, attempt)
+}
 
 fn queues(name: &str) -> Vec<String> {
     vec![name.to_owned()]
@@ -62,6 +67,7 @@ async fn run(queue: &dyn Queue, store: &dyn Store) {
     failures_retry_then_discard(queue).await;
     cancel_and_retry_transitions(queue).await;
     expired_leases_are_rescued(queue).await;
+    a_rescued_attempt_cannot_touch_the_next_one(queue).await;
     finished_jobs_are_pruned(queue).await;
     stats_count_due_jobs_per_queue(queue).await;
     transactional_enqueue_commits_with_the_mutation(queue, store).await;
@@ -194,7 +200,7 @@ async fn unique_keys_dedupe_while_pending(queue: &dyn Queue) {
         (first.id, true)
     );
 
-    assert!(queue.complete(first.id, "w1").await.unwrap());
+    assert!(queue.complete(&claim(first.id, "w1", 1)).await.unwrap());
     assert_eq!(get(queue, first.id).await.state, JobState::Completed);
     let after = queue.enqueue(&job).await.unwrap();
     assert!(!after.duplicate, "a completed job frees its key");
@@ -215,19 +221,22 @@ async fn heartbeat_renews_and_reports_cancellation(queue: &dyn Queue) {
     let first_lease = job.locked_until.unwrap();
     assert_eq!(
         queue
-            .heartbeat(id, "w1", Duration::from_secs(600))
+            .heartbeat(&claim(id, "w1", 1), Duration::from_secs(600))
             .await
             .unwrap(),
         Heartbeat::Held
     );
     assert!(get(queue, id).await.locked_until.unwrap() > first_lease + 500_000);
     assert_eq!(
-        queue.heartbeat(id, "w2", LEASE).await.unwrap(),
+        queue.heartbeat(&claim(id, "w2", 1), LEASE).await.unwrap(),
         Heartbeat::Lost,
         "not w2's job"
     );
-    assert!(!queue.complete(id, "w2").await.unwrap());
-    assert_eq!(queue.fail(id, "w2", "x", LEASE).await.unwrap(), None);
+    assert!(!queue.complete(&claim(id, "w2", 1)).await.unwrap());
+    assert_eq!(
+        queue.fail(&claim(id, "w2", 1), "x", LEASE).await.unwrap(),
+        None
+    );
 
     let cancelled = queue.cancel(id).await.unwrap();
     assert_eq!(
@@ -237,12 +246,12 @@ async fn heartbeat_renews_and_reports_cancellation(queue: &dyn Queue) {
     );
     assert!(cancelled.cancel_requested);
     assert_eq!(
-        queue.heartbeat(id, "w1", LEASE).await.unwrap(),
+        queue.heartbeat(&claim(id, "w1", 1), LEASE).await.unwrap(),
         Heartbeat::CancelRequested
     );
     assert_eq!(
         queue
-            .fail(id, "w1", "stopped: cancelled", Duration::ZERO)
+            .fail(&claim(id, "w1", 1), "stopped: cancelled", Duration::ZERO)
             .await
             .unwrap(),
         Some(JobState::Cancelled)
@@ -251,7 +260,7 @@ async fn heartbeat_renews_and_reports_cancellation(queue: &dyn Queue) {
     assert_eq!(job.state, JobState::Cancelled);
     assert!(job.finished_at.is_some() && job.locked_by.is_none());
     assert_eq!(
-        queue.heartbeat(id, "w1", LEASE).await.unwrap(),
+        queue.heartbeat(&claim(id, "w1", 1), LEASE).await.unwrap(),
         Heartbeat::Lost
     );
 }
@@ -263,18 +272,24 @@ async fn released_jobs_run_again_without_losing_an_attempt(queue: &dyn Queue) {
     )
     .await;
     fetch_one(queue, "w1", "release").await;
-    assert!(!queue.release(id, "w2").await.unwrap(), "not w2's job");
-    assert!(queue.release(id, "w1").await.unwrap());
+    assert!(
+        !queue.release(&claim(id, "w2", 1)).await.unwrap(),
+        "not w2's job"
+    );
+    assert!(queue.release(&claim(id, "w1", 1)).await.unwrap());
     let job = get(queue, id).await;
     assert_eq!((job.state, job.attempt), (JobState::Available, 0));
     assert!(job.locked_by.is_none() && job.errors.is_empty());
     let again = fetch_one(queue, "w2", "release").await;
     assert_eq!((again.id, again.attempt), (id, 1));
-    assert!(!queue.release(id, "w1").await.unwrap(), "w1 let it go");
+    assert!(
+        !queue.release(&claim(id, "w1", 1)).await.unwrap(),
+        "w1 let it go"
+    );
 
     // A job with a cancel request is not handed back: it ends cancelled.
     queue.cancel(id).await.unwrap();
-    assert!(queue.release(id, "w2").await.unwrap());
+    assert!(queue.release(&claim(id, "w2", 1)).await.unwrap());
     let job = get(queue, id).await;
     assert_eq!(job.state, JobState::Cancelled);
     assert!(job.finished_at.is_some());
@@ -286,7 +301,10 @@ async fn failures_retry_then_discard(queue: &dyn Queue) {
     let job = fetch_one(queue, "w1", "fail").await;
     let backoff = Duration::from_secs(3600);
     assert_eq!(
-        queue.fail(id, "w1", "boom", backoff).await.unwrap(),
+        queue
+            .fail(&claim(id, "w1", 1), "boom", backoff)
+            .await
+            .unwrap(),
         Some(JobState::Retryable)
     );
     let failed = get(queue, id).await;
@@ -316,7 +334,10 @@ async fn failures_retry_then_discard(queue: &dyn Queue) {
     .await;
     fetch_one(queue, "w1", "exhaust").await;
     assert_eq!(
-        queue.fail(id, "w1", "first", Duration::ZERO).await.unwrap(),
+        queue
+            .fail(&claim(id, "w1", 1), "first", Duration::ZERO)
+            .await
+            .unwrap(),
         Some(JobState::Retryable)
     );
     let second = wait_for("the retry is due", || async {
@@ -331,7 +352,7 @@ async fn failures_retry_then_discard(queue: &dyn Queue) {
     assert_eq!((second.id, second.attempt), (id, 2));
     assert_eq!(
         queue
-            .fail(id, "w2", "second", Duration::ZERO)
+            .fail(&claim(id, "w2", 2), "second", Duration::ZERO)
             .await
             .unwrap(),
         Some(JobState::Discarded)
@@ -387,7 +408,7 @@ async fn cancel_and_retry_transitions(queue: &dyn Queue) {
     assert!(retried.finished_at.is_none());
     let job = fetch_one(queue, "w1", "cancel").await;
     assert_eq!(job.id, id);
-    assert!(queue.complete(id, "w1").await.unwrap());
+    assert!(queue.complete(&claim(id, "w1", 1)).await.unwrap());
     let err = queue.retry(id).await.unwrap_err();
     assert!(
         matches!(
@@ -417,7 +438,10 @@ async fn cancel_and_retry_transitions(queue: &dyn Queue) {
     .await;
     fetch_one(queue, "w1", "cancel").await;
     assert_eq!(
-        queue.fail(id, "w1", "bad", Duration::ZERO).await.unwrap(),
+        queue
+            .fail(&claim(id, "w1", 1), "bad", Duration::ZERO)
+            .await
+            .unwrap(),
         Some(JobState::Discarded)
     );
     let retried = queue.retry(id).await.unwrap();
@@ -427,7 +451,7 @@ async fn cancel_and_retry_transitions(queue: &dyn Queue) {
     );
     let job = fetch_one(queue, "w1", "cancel").await;
     assert_eq!(job.attempt, 2);
-    assert!(queue.complete(id, "w1").await.unwrap());
+    assert!(queue.complete(&claim(id, "w1", 2)).await.unwrap());
 
     // Retrying must not make a second pending job with a held unique key.
     let keyed = NewJob::new("k", json!({}))
@@ -493,22 +517,59 @@ async fn expired_leases_are_rescued(queue: &dyn Queue) {
     assert_eq!(job.errors[0].error, LEASE_EXPIRED);
 
     // The dead worker can no longer finish it; another worker runs it.
-    assert!(!queue.complete(retried, "dead").await.unwrap());
+    assert!(!queue.complete(&claim(retried, "dead", 1)).await.unwrap());
     assert_eq!(
-        queue.heartbeat(retried, "dead", LEASE).await.unwrap(),
+        queue
+            .heartbeat(&claim(retried, "dead", 1), LEASE)
+            .await
+            .unwrap(),
         Heartbeat::Lost
     );
     let job = fetch_one(queue, "w2", "rescue").await;
     assert_eq!((job.id, job.attempt), (retried, 2));
-    assert!(queue.complete(retried, "w2").await.unwrap());
+    assert!(queue.complete(&claim(retried, "w2", 2)).await.unwrap());
     // A live lease is not rescued.
     assert_eq!(queue.rescue_expired().await.unwrap(), 0);
+}
+
+/// The same worker fetches a job again after its first attempt was rescued: the stalled first
+/// attempt (its claim) can no longer renew, finish, fail or release the second.
+async fn a_rescued_attempt_cannot_touch_the_next_one(queue: &dyn Queue) {
+    let id = enqueue(queue, NewJob::new("k", json!({})).queue("fence")).await;
+    let stalled = queue
+        .fetch("w1", &queues("fence"), 1, Duration::from_millis(1))
+        .await
+        .unwrap()
+        .remove(0);
+    wait_for("the stalled attempt is rescued", || async {
+        (queue.rescue_expired().await.unwrap() > 0).then_some(())
+    })
+    .await;
+    let current = wait_for("the retry is fetched by the same worker", || async {
+        queue
+            .fetch("w1", &queues("fence"), 1, LEASE)
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!((current.id, current.attempt), (id, 2));
+    let old = stalled.claim();
+    assert_eq!(old, claim(id, "w1", 1));
+    assert_eq!(queue.heartbeat(&old, LEASE).await.unwrap(), Heartbeat::Lost);
+    assert!(!queue.complete(&old).await.unwrap());
+    assert_eq!(queue.fail(&old, "late", LEASE).await.unwrap(), None);
+    assert!(!queue.release(&old).await.unwrap());
+    let job = get(queue, id).await;
+    assert_eq!((job.state, job.attempt), (JobState::Running, 2), "{job:?}");
+    assert!(queue.complete(&current.claim()).await.unwrap());
 }
 
 async fn finished_jobs_are_pruned(queue: &dyn Queue) {
     let done = enqueue(queue, NewJob::new("k", json!({})).queue("prune")).await;
     fetch_one(queue, "w1", "prune").await;
-    assert!(queue.complete(done, "w1").await.unwrap());
+    assert!(queue.complete(&claim(done, "w1", 1)).await.unwrap());
     let pending = enqueue(queue, NewJob::new("k", json!({})).queue("prune")).await;
     assert_eq!(
         queue.prune(Duration::from_secs(3600)).await.unwrap(),
@@ -534,7 +595,7 @@ async fn finished_jobs_are_pruned(queue: &dyn Queue) {
         .unwrap();
     assert_eq!(jobs.len(), many);
     for job in &jobs {
-        assert!(queue.complete(job.id, "w1").await.unwrap());
+        assert!(queue.complete(&job.claim()).await.unwrap());
     }
     let mut finished = Vec::with_capacity(jobs.len());
     for job in &jobs {
@@ -587,7 +648,7 @@ async fn fetch_one_batch(queue: &dyn Queue, name: &str, n: usize) {
     let jobs = queue.fetch("w1", &queues(name), 10, LEASE).await.unwrap();
     assert_eq!(jobs.len(), n);
     for job in jobs {
-        assert!(queue.complete(job.id, "w1").await.unwrap());
+        assert!(queue.complete(&job.claim()).await.unwrap());
     }
 }
 
@@ -688,7 +749,10 @@ async fn bad_input_is_refused_and_changes_nothing(queue: &dyn Queue, store: &dyn
         .await
         .unwrap_err();
     assert!(matches!(err, QueueError::Invalid(_)), "{err}");
-    let err = queue.heartbeat(1, "w1", Duration::ZERO).await.unwrap_err();
+    let err = queue
+        .heartbeat(&claim(1, "w1", 1), Duration::ZERO)
+        .await
+        .unwrap_err();
     assert!(matches!(err, QueueError::Invalid(_)), "{err}");
     let err = "bogus".parse::<JobState>().unwrap_err();
     assert!(
@@ -764,7 +828,7 @@ async fn postgres_fetchers_complete_each_of_10000_jobs_exactly_once() {
                 }
                 for job in jobs {
                     assert_eq!(job.attempt, 1, "fetched twice: {job:?}");
-                    assert!(queue.complete(job.id, &worker).await.unwrap());
+                    assert!(queue.complete(&job.claim()).await.unwrap());
                     *completions.lock().unwrap().entry(job.id).or_default() += 1;
                     done += 1;
                 }

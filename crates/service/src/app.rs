@@ -9,15 +9,17 @@ use tinct_command::middleware::{
     Authorize, CommandCache, CommandMetrics, Idempotency, ValidateInput,
 };
 use tinct_platform::{
-    Bus, Cache, EventFeed, FeedHandle, IdempotencyStore, LocalBus, LocalCache, PgBus, PgStore,
-    RedisBus, RedisCache, ReplicatedStore, SqliteStore, Store, StoreError,
+    Bus, Cache, EventFeed, FeedHandle, IdempotencyStore, Lease, LocalBus, LocalCache, LocalLease,
+    PgBus, PgLease, PgQueue, PgSchedules, PgStore, Queue, RedisBus, RedisCache, RedisLease,
+    ReplicatedStore, Schedules, SqliteQueue, SqliteSchedules, SqliteStore, Store, StoreError,
 };
 use tokio::task::JoinHandle;
 
 use crate::auth::AuthConfigError;
 use crate::commands;
-use crate::config::{BusKind, CacheKind, Config};
+use crate::config::{BusKind, CacheKind, Config, LeaderLeaseKind};
 use crate::invalidation;
+use crate::jobs::JobKinds;
 use crate::services::Services;
 
 pub struct App {
@@ -25,6 +27,8 @@ pub struct App {
     pub services: Arc<Services>,
     /// What every call did, for `/metrics.json` (Prometheus gets the same through the recorder).
     pub metrics: Arc<CommandMetrics>,
+    /// Every kind of background job this process can run.
+    pub jobs: Arc<JobKinds>,
     pub config: Config,
     /// Background work that lives as long as the app: the event feed and cache invalidation.
     _feed: FeedHandle,
@@ -68,6 +72,8 @@ pub enum StartError {
     BusNeedsPostgres,
     #[error("could not connect the event bus: {0}")]
     Bus(StoreError),
+    #[error("TINCT_LEADER_LEASE=redis needs TINCT_REDIS_URL (e.g. redis://127.0.0.1:6379)")]
+    LeaseNeedsRedisUrl,
     #[error("TINCT_LIMITER=redis needs TINCT_REDIS_URL (e.g. redis://127.0.0.1:6379)")]
     LimiterNeedsRedisUrl,
     #[error(transparent)]
@@ -80,7 +86,21 @@ impl App {
     pub async fn open(config: Config) -> Result<App, StartError> {
         // Before anything connects: a bad key is a configuration error, not a runtime one.
         let authenticator = crate::auth::authenticator(&config)?;
-        let (store, keys) = open_store(&config).await?;
+        let Backends {
+            store,
+            keys,
+            queue,
+            schedules,
+            mut lease,
+        } = open_store(&config).await?;
+        if config.leader_lease == LeaderLeaseKind::Redis {
+            let url = config
+                .redis_url
+                .as_deref()
+                .ok_or(StartError::LeaseNeedsRedisUrl)?;
+            lease =
+                Arc::new(RedisLease::new(url).map_err(|e| StartError::RedisUrl(e.to_string()))?);
+        }
         let instance = config.instance_name();
         let bus = open_bus(&config, &instance).await?;
         // Without a bus, other processes on the same SQLite file are only seen by polling.
@@ -100,10 +120,17 @@ impl App {
             cache: cache.clone(),
             bus,
             feed: feed.feed.clone(),
+            queue,
+            schedules,
+            lease,
+            jobs_wake: Arc::default(),
             instance: instance.clone(),
             started: Instant::now(),
         });
         let invalidator = invalidation::spawn(feed.feed.clone(), cache.clone(), store);
+        let jobs = Arc::new(JobKinds::new(
+            [crate::jobs::builtin::defs()].into_iter().flatten(),
+        ));
         let cell: commands::system::RegistryCell = Arc::default();
         crate::telemetry::prometheus();
         let metrics = Arc::new(CommandMetrics::new());
@@ -139,6 +166,7 @@ impl App {
             registry,
             services,
             metrics,
+            jobs,
             config,
             _feed: feed,
             _invalidator: AbortOnDrop(invalidator),
@@ -192,10 +220,17 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// The store, and where idempotency keys live: with the data, on the primary.
-async fn open_store(
-    config: &Config,
-) -> Result<(Arc<dyn Store>, Arc<dyn IdempotencyStore>), StartError> {
+/// What lives in the database: the store, and beside the data on the primary the idempotency
+/// keys, the job queue and the leader lease.
+struct Backends {
+    store: Arc<dyn Store>,
+    keys: Arc<dyn IdempotencyStore>,
+    queue: Arc<dyn Queue>,
+    schedules: Arc<dyn Schedules>,
+    lease: Arc<dyn Lease>,
+}
+
+async fn open_store(config: &Config) -> Result<Backends, StartError> {
     let store = match &config.database_url {
         Some(url) if url.starts_with("sqlite:") => {
             SqliteStore::open_url(url)
@@ -217,14 +252,22 @@ async fn open_store(
                 location: tinct_platform::redact_url(url),
                 source,
             })?;
-            // A small pool of its own on the primary (the replicated store keeps its primary).
-            let keys = PgStore::open_lazy(url, config.pool_size.clamp(1, 4)).map_err(|source| {
-                StartError::Store {
-                    location: tinct_platform::redact_url(url),
-                    source,
-                }
-            })?;
-            return Ok((Arc::new(store), Arc::new(keys)));
+            // A pool of its own on the primary (the replicated store keeps its primary) for keys,
+            // jobs and the lease: a busy worker pool never takes a request's connection.
+            let primary =
+                PgStore::open_lazy(url, config.pool_size.clamp(2, 8)).map_err(|source| {
+                    StartError::Store {
+                        location: tinct_platform::redact_url(url),
+                        source,
+                    }
+                })?;
+            return Ok(Backends {
+                store: Arc::new(store),
+                queue: Arc::new(PgQueue::new(&primary)),
+                schedules: Arc::new(PgSchedules::new(&primary)),
+                lease: Arc::new(PgLease::new(&primary)),
+                keys: Arc::new(primary),
+            });
         }
         Some(url) => {
             return Err(StartError::UnsupportedDatabase(tinct_platform::redact_url(
@@ -245,8 +288,17 @@ async fn open_store(
                 })?
         }
     };
+    let queue = Arc::new(SqliteQueue::new(&store));
+    let schedules = Arc::new(SqliteSchedules::new(&store));
     let store = Arc::new(store);
-    Ok((store.clone(), store))
+    Ok(Backends {
+        store: store.clone(),
+        keys: store,
+        queue,
+        schedules,
+        // One process owns an embedded store: it always leads.
+        lease: Arc::new(LocalLease::new()),
+    })
 }
 
 /// The rate-limit middleware: policies, the limiter that counts (this process, or Redis for the

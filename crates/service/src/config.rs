@@ -101,6 +101,31 @@ pub struct Config {
     pub auth_issuer: Option<String>,
     /// When set, tokens must carry this `aud`.
     pub auth_audience: Option<String>,
+    /// What `tinct serve` runs: any of `api` (the configured surfaces), `worker` (runs background
+    /// jobs) and `scheduler` (competes for leadership; the leader fires schedules, rescues jobs of
+    /// dead workers and prunes finished ones). A list or comma-separated; all three by default.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub roles: Vec<String>,
+    /// Queues a worker takes jobs from, with relative weights: `critical:6,default:3,low:1`.
+    pub worker_queues: String,
+    /// Jobs one worker process runs at once.
+    pub worker_concurrency: u32,
+    /// A running job's lease, milliseconds: renewed every third of it while the job runs; a
+    /// killed worker's job is retried once it runs out.
+    pub job_lease_ms: u64,
+    /// How often an idle worker looks for due jobs, milliseconds (new jobs wake it sooner).
+    pub job_poll_ms: u64,
+    /// Finished jobs (completed, discarded, cancelled) are kept this long, seconds.
+    pub job_retention_secs: u64,
+    /// Where the scheduler's leader lease lives: `database` (a row with an epoch; the default) or
+    /// `redis` (`SET NX PX` with an epoch; needs `redis_url`).
+    pub leader_lease: LeaderLeaseKind,
+    /// The leader lease's time to live, milliseconds; renewed every third of it. A dead leader is
+    /// replaced within about this long.
+    pub leader_ttl_ms: u64,
+    /// Cron schedules from configuration (`[[schedules]]` in tinct.toml), beside those made with
+    /// `schedule.create`.
+    pub schedules: Vec<ScheduleConfig>,
     /// OTLP/HTTP collector base URL, e.g. `http://otel-collector:4318`; spans go to
     /// `{otlp_endpoint}/v1/traces`. Needs a binary built with `--features otel`.
     pub otlp_endpoint: Option<String>,
@@ -140,6 +165,28 @@ pub enum BusKind {
     Local,
     Postgres,
     Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaderLeaseKind {
+    Database,
+    Redis,
+}
+
+/// A schedule from configuration: `kind` with `args` enqueued at every time `cron` names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub name: String,
+    /// Five fields (minute hour day month weekday) or six with seconds first; UTC.
+    pub cron: String,
+    pub kind: String,
+    #[serde(default)]
+    pub args: serde_json::Value,
+    /// `catch_up` (a firing missed while no leader ran is run once, late) or `skip`.
+    #[serde(default)]
+    pub missed: tinct_platform::MissedPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +248,15 @@ impl Default for Config {
             auth_issuer: None,
             auth_audience: None,
             otlp_endpoint: None,
+            roles: ROLES.iter().map(|s| (*s).to_owned()).collect(),
+            worker_queues: "critical:6,default:3,low:1".to_owned(),
+            worker_concurrency: 10,
+            job_lease_ms: 30_000,
+            job_poll_ms: 1_000,
+            job_retention_secs: 7 * 24 * 60 * 60,
+            leader_lease: LeaderLeaseKind::Database,
+            leader_ttl_ms: 30_000,
+            schedules: Vec::new(),
         }
     }
 }
@@ -223,6 +279,9 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
             .collect(),
     })
 }
+
+/// Every role `tinct serve` can take.
+pub const ROLES: [&str; 3] = ["api", "worker", "scheduler"];
 
 /// Every surface `tinct serve` can offer.
 pub const SURFACES: [&str; 4] = ["rest", "ws", "web", "mcp"];
@@ -261,8 +320,34 @@ impl Config {
                 SURFACES.join(", ")
             )));
         }
+        if let Some(unknown) = config.roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
+            return Err(ConfigError(format!(
+                "unknown role '{unknown}' in roles (TINCT_ROLES); choose from {}",
+                ROLES.join(", ")
+            )));
+        }
+        if config.roles.is_empty() {
+            return Err(ConfigError(format!(
+                "roles (TINCT_ROLES) is empty; give at least one of {}",
+                ROLES.join(", ")
+            )));
+        }
         config.rate_policies()?;
         config.trusted_proxies()?;
+        config.worker_queue_weights()?;
+        for (key, value) in [
+            ("job_lease_ms", config.job_lease_ms),
+            ("job_poll_ms", config.job_poll_ms),
+            ("leader_ttl_ms", config.leader_ttl_ms),
+            ("worker_concurrency", u64::from(config.worker_concurrency)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!(
+                    "{key} (TINCT_{}) is 0; give a positive number",
+                    key.to_uppercase()
+                )));
+            }
+        }
         Ok(config)
     }
 
@@ -293,6 +378,54 @@ impl Config {
             Some(url) if url.starts_with("postgres") => BusKind::Postgres,
             _ => BusKind::Local,
         })
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// `worker_queues` as (queue, weight) pairs, in the order given.
+    pub fn worker_queue_weights(&self) -> Result<Vec<(String, u32)>, ConfigError> {
+        let bad = |why: String| {
+            ConfigError(format!(
+                "worker_queues (TINCT_WORKER_QUEUES): {why}; write it like \"critical:6,default:3,low:1\""
+            ))
+        };
+        let mut weights: Vec<(String, u32)> = Vec::new();
+        for part in self
+            .worker_queues
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (name, weight) = match part.split_once(':') {
+                Some((name, weight)) => {
+                    let weight = weight
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|w| (1..=1000).contains(w))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "weight '{weight}' of queue '{name}' is not a number from 1 to 1000"
+                            ))
+                        })?;
+                    (name.trim(), weight)
+                }
+                None => (part, 1),
+            };
+            if name.is_empty() {
+                return Err(bad(format!("'{part}' names no queue")));
+            }
+            if weights.iter().any(|(n, _)| n == name) {
+                return Err(bad(format!("queue '{name}' is named twice")));
+            }
+            weights.push((name.to_owned(), weight));
+        }
+        if weights.is_empty() {
+            return Err(bad("no queue is named".to_owned()));
+        }
+        Ok(weights)
     }
 
     pub fn serves(&self, surface: &str) -> bool {
@@ -394,6 +527,64 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
+    }
+}
+
+#[cfg(test)]
+mod job_tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_worker_queues_parse_and_bad_ones_say_what_to_write() {
+        let c = Config::load(None, serde_json::json!({})).unwrap();
+        assert!(ROLES.iter().all(|r| c.has_role(r)), "all roles by default");
+        assert_eq!(
+            c.worker_queue_weights().unwrap(),
+            [
+                ("critical".into(), 6),
+                ("default".into(), 3),
+                ("low".into(), 1)
+            ]
+        );
+        let c = Config::load(
+            None,
+            serde_json::json!({"roles": "worker", "worker_queues": "default, bulk:2"}),
+        )
+        .unwrap();
+        assert!(c.has_role("worker") && !c.has_role("api"));
+        assert_eq!(
+            c.worker_queue_weights().unwrap(),
+            [("default".into(), 1), ("bulk".into(), 2)]
+        );
+        for (flags, says) in [
+            (
+                serde_json::json!({"roles": "api,cron"}),
+                "unknown role 'cron'",
+            ),
+            (
+                serde_json::json!({"roles": ""}),
+                "roles (TINCT_ROLES) is empty",
+            ),
+            (
+                serde_json::json!({"worker_queues": "default:0"}),
+                "weight '0'",
+            ),
+            (
+                serde_json::json!({"worker_queues": "a:1,a:2"}),
+                "named twice",
+            ),
+            (
+                serde_json::json!({"worker_queues": " , "}),
+                "no queue is named",
+            ),
+            (
+                serde_json::json!({"job_lease_ms": 0}),
+                "job_lease_ms (TINCT_JOB_LEASE_MS) is 0",
+            ),
+        ] {
+            let err = Config::load(None, flags).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
     }
 }
 

@@ -8,11 +8,15 @@ mod config;
 pub mod demo;
 mod errors;
 mod invalidation;
+pub mod jobs;
 mod services;
 pub mod telemetry;
 mod tree;
 mod views;
 
 pub use app::{App, StartError};
-pub use config::{BusKind, CacheKind, Config, ConfigError, LimiterKind, LogFormat, Secret};
+pub use config::{
+    BusKind, CacheKind, Config, ConfigError, LeaderLeaseKind, LimiterKind, LogFormat,
+    ScheduleConfig, Secret,
+};
 pub use services::Services;

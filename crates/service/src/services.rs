@@ -6,7 +6,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tinct_command::{CommandError, Context, ErrorCode};
-use tinct_platform::{Bus, Cache, EventFeed, NewEvent, NewHistory, Store, StoreRead, StoreTx};
+use tinct_platform::{
+    Bus, Cache, EventFeed, Lease, NewEvent, NewHistory, Queue, Schedules, Store, StoreRead, StoreTx,
+};
+use tokio::sync::Notify;
 
 use crate::errors::from_store;
 
@@ -15,6 +18,16 @@ pub struct Services {
     pub cache: Arc<dyn Cache>,
     pub bus: Arc<dyn Bus>,
     pub feed: Arc<EventFeed>,
+    /// Background jobs, in the same database as the data (so a change and its jobs commit
+    /// together).
+    pub queue: Arc<dyn Queue>,
+    /// Cron schedules (from `schedule.create` and the leader's configuration).
+    pub schedules: Arc<dyn Schedules>,
+    /// The leader lease the scheduler competes for.
+    pub lease: Arc<dyn Lease>,
+    /// Wakes this process's workers after a commit that may have enqueued jobs (other instances
+    /// hear of them through NOTIFY or polling).
+    pub jobs_wake: Arc<Notify>,
     pub instance: String,
     pub started: Instant,
 }
@@ -145,6 +158,7 @@ impl Services {
             self.feed.wake();
             self.bus.announce().await;
         }
+        self.jobs_wake.notify_waiters();
         Ok(())
     }
 }

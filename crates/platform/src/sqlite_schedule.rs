@@ -1,0 +1,171 @@
+//! Schedules in the embedded SQLite database, beside the jobs their firings enqueue.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+use crate::error::StoreError;
+use crate::queue::{Enqueued, NewJob, QueueResult};
+use crate::schedule::{MissedPolicy, NewSchedule, Schedule, ScheduleSource, Schedules};
+use crate::sqlite::SqliteStore;
+use crate::sqlite_queue;
+
+macro_rules! columns {
+    () => {
+        "name, cron, kind, args, missed, source, last_fire_at, created_at"
+    };
+}
+
+macro_rules! now {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+
+pub struct SqliteSchedules {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteSchedules {
+    pub fn new(store: &SqliteStore) -> Self {
+        let (writer, readers) = store.queue_pools();
+        SqliteSchedules { writer, readers }
+    }
+}
+
+fn schedule_from(row: &SqliteRow) -> QueueResult<Schedule> {
+    let args: String = row.try_get("args")?;
+    let missed: String = row.try_get("missed")?;
+    let source: String = row.try_get("source")?;
+    Ok(Schedule {
+        name: row.try_get("name")?,
+        cron: row.try_get("cron")?,
+        kind: row.try_get("kind")?,
+        args: serde_json::from_str(&args).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        missed: MissedPolicy::parse(&missed)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown missed policy {missed}")))?,
+        source: if source == "config" {
+            ScheduleSource::Config
+        } else {
+            ScheduleSource::Api
+        },
+        last_fire_at: row.try_get("last_fire_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl Schedules for SqliteSchedules {
+    async fn create(&self, s: &NewSchedule) -> QueueResult<Option<Schedule>> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO schedules (name, cron, kind, args, missed, source, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ",
+            now!(),
+            ") ON CONFLICT (name) DO NOTHING \
+             RETURNING ",
+            columns!()
+        ))
+        .bind(&s.name)
+        .bind(&s.cron)
+        .bind(&s.kind)
+        .bind(s.args.to_string())
+        .bind(s.missed.as_str())
+        .bind(s.source.as_str())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(schedule_from).transpose()
+    }
+
+    async fn upsert(&self, s: &NewSchedule) -> QueueResult<Schedule> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO schedules (name, cron, kind, args, missed, source, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ",
+            now!(),
+            ") ON CONFLICT (name) DO UPDATE SET \
+                 last_fire_at = CASE WHEN schedules.cron = excluded.cron \
+                     THEN schedules.last_fire_at END, \
+                 cron = excluded.cron, kind = excluded.kind, args = excluded.args, \
+                 missed = excluded.missed, source = excluded.source \
+             RETURNING ",
+            columns!()
+        ))
+        .bind(&s.name)
+        .bind(&s.cron)
+        .bind(&s.kind)
+        .bind(s.args.to_string())
+        .bind(s.missed.as_str())
+        .bind(s.source.as_str())
+        .fetch_one(&self.writer)
+        .await?;
+        schedule_from(&row)
+    }
+
+    async fn get(&self, name: &str) -> QueueResult<Option<Schedule>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM schedules WHERE name = ?1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(schedule_from).transpose()
+    }
+
+    async fn list(&self) -> QueueResult<Vec<Schedule>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM schedules ORDER BY name"
+        ))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(schedule_from).collect()
+    }
+
+    async fn delete(&self, name: &str) -> QueueResult<bool> {
+        let done = sqlx::query("DELETE FROM schedules WHERE name = ?1")
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fire(&self, name: &str, fire_at: i64, job: &NewJob) -> QueueResult<Option<Enqueued>> {
+        job.validate()?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let advanced = sqlx::query(
+            "UPDATE schedules SET last_fire_at = ?2 WHERE name = ?1 \
+             AND (last_fire_at IS NULL OR last_fire_at < ?2)",
+        )
+        .bind(name)
+        .bind(fire_at)
+        .execute(&mut *tx)
+        .await?;
+        if advanced.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let enqueued = sqlite_queue::insert(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(Some(enqueued))
+    }
+
+    async fn skip_to(&self, name: &str, fire_at: i64) -> QueueResult<bool> {
+        let done = sqlx::query(
+            "UPDATE schedules SET last_fire_at = ?2 WHERE name = ?1 \
+             AND (last_fire_at IS NULL OR last_fire_at < ?2)",
+        )
+        .bind(name)
+        .bind(fire_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn now(&self) -> QueueResult<i64> {
+        Ok(sqlx::query_scalar(concat!("SELECT ", now!()))
+            .fetch_one(&self.writer)
+            .await?)
+    }
+}

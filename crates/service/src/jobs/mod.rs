@@ -1,0 +1,11 @@
+//! Background work: the kinds of job tinct runs (`kinds.rs`), the worker pool that runs them
+//! (`worker.rs`), and the leader-only scheduler and maintenance (`scheduler.rs`).
+//!
+//! A job kind is data plus a handler, like a command: a name (`export`, `webhook.deliver` …), the
+//! queue it goes to, how long one attempt may take, how many attempts it gets, and a typed handler
+//! whose argument type checks a job's `args` before it is ever enqueued.
+
+pub mod builtin;
+pub mod kinds;
+
+pub use kinds::{JobCtx, JobDef, JobFailure, JobKinds};
