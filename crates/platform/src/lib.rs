@@ -2,6 +2,7 @@
 //! a SQLite store, an in-process cache and an in-process event bus. Scale-out adapters (PostgreSQL,
 //! Redis) implement the same traits.
 
+mod blob;
 pub mod breaker;
 mod bus;
 mod cache;
@@ -14,6 +15,7 @@ mod limiter;
 mod local_bus;
 mod local_cache;
 mod model;
+mod pg_blob;
 mod pg_bus;
 mod pg_lease;
 mod pg_queue;
@@ -27,10 +29,14 @@ mod redis_script;
 mod replicated;
 mod schedule;
 mod sqlite;
+mod sqlite_blob;
 mod sqlite_queue;
 mod sqlite_schedule;
 mod store;
 
+pub use blob::{
+    Blob, BlobError, BlobMeta, BlobResult, Blobs, MAX_BLOB_KEY, MAX_BLOB_LIST, PutMode, blob_etag,
+};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus};
 pub use bus::Bus;
 pub use cache::{Cache, Cached, CachedValue, Generation};
@@ -49,6 +55,7 @@ pub use model::{
     ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenKind,
     TokenRecord,
 };
+pub use pg_blob::PgBlobs;
 pub use pg_bus::PgBus;
 pub use pg_lease::PgLease;
 pub use pg_queue::{JOBS_CHANNEL, PgQueue};
@@ -65,6 +72,7 @@ pub use redis_lease::RedisLease;
 pub use replicated::{ReplicaProbe, ReplicatedStore};
 pub use schedule::{MissedPolicy, NewSchedule, Schedule, ScheduleSource, Schedules};
 pub use sqlite::SqliteStore;
+pub use sqlite_blob::SqliteBlobs;
 pub use sqlite_queue::SqliteQueue;
 pub use sqlite_schedule::SqliteSchedules;
 pub use store::{PoolStatus, ReplicaStatus, Store, StoreRead, StoreTx};

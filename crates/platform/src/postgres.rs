@@ -177,6 +177,11 @@ fn migrator() -> Migrator {
             "schedules",
             include_str!("../migrations/postgres/0006_schedules.sql"),
         ),
+        (
+            7,
+            "blobs",
+            include_str!("../migrations/postgres/0007_blobs.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations

@@ -119,6 +119,11 @@ fn migrator() -> Migrator {
             "schedules",
             include_str!("../migrations/sqlite/0006_schedules.sql"),
         ),
+        (
+            7,
+            "blobs",
+            include_str!("../migrations/sqlite/0007_blobs.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations
