@@ -20,6 +20,7 @@ mod pg_bus;
 mod pg_lease;
 mod pg_queue;
 mod pg_schedule;
+mod pg_webhook;
 mod postgres;
 mod queue;
 mod redis_bus;
@@ -32,7 +33,9 @@ mod sqlite;
 mod sqlite_blob;
 mod sqlite_queue;
 mod sqlite_schedule;
+mod sqlite_webhook;
 mod store;
+mod webhook;
 
 pub use blob::{
     Blob, BlobError, BlobMeta, BlobResult, Blobs, MAX_BLOB_KEY, MAX_BLOB_LIST, PutMode, blob_etag,
@@ -60,6 +63,7 @@ pub use pg_bus::PgBus;
 pub use pg_lease::PgLease;
 pub use pg_queue::{JOBS_CHANNEL, PgQueue};
 pub use pg_schedule::PgSchedules;
+pub use pg_webhook::PgWebhooks;
 pub use postgres::{PgStore, redact_url};
 pub use queue::{
     AttemptError, Claim, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, Enqueued, Heartbeat, Job, JobFilter,
@@ -75,4 +79,6 @@ pub use sqlite::SqliteStore;
 pub use sqlite_blob::SqliteBlobs;
 pub use sqlite_queue::SqliteQueue;
 pub use sqlite_schedule::SqliteSchedules;
+pub use sqlite_webhook::SqliteWebhooks;
 pub use store::{PoolStatus, ReplicaStatus, Store, StoreRead, StoreTx};
+pub use webhook::{Delivery, NewDelivery, NewWebhook, Webhook, WebhookTarget, Webhooks};

@@ -182,6 +182,11 @@ fn migrator() -> Migrator {
             "blobs",
             include_str!("../migrations/postgres/0007_blobs.sql"),
         ),
+        (
+            8,
+            "webhooks",
+            include_str!("../migrations/postgres/0008_webhooks.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations
@@ -690,6 +695,10 @@ impl StoreTx for PgTx {
 
     async fn enqueue(&self, job: &crate::NewJob) -> crate::QueueResult<crate::Enqueued> {
         crate::pg_queue::insert(&mut **self.conn().await?, job).await
+    }
+
+    async fn webhook_targets(&self, node: &str) -> Result<Vec<crate::WebhookTarget>> {
+        crate::pg_webhook::targets(&mut **self.conn().await?, node).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {

@@ -124,6 +124,11 @@ fn migrator() -> Migrator {
             "blobs",
             include_str!("../migrations/sqlite/0007_blobs.sql"),
         ),
+        (
+            8,
+            "webhooks",
+            include_str!("../migrations/sqlite/0008_webhooks.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations
@@ -622,6 +627,10 @@ impl StoreTx for SqliteTx {
 
     async fn enqueue(&self, job: &crate::NewJob) -> crate::QueueResult<crate::Enqueued> {
         crate::sqlite_queue::insert(&mut *self.conn().await?, job).await
+    }
+
+    async fn webhook_targets(&self, node: &str) -> Result<Vec<crate::WebhookTarget>> {
+        crate::sqlite_webhook::targets(&mut *self.conn().await?, node).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {

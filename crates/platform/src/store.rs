@@ -9,6 +9,7 @@ use crate::model::{
     ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenRecord,
 };
 use crate::queue::{Enqueued, NewJob, QueueResult};
+use crate::webhook::WebhookTarget;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -77,6 +78,9 @@ pub trait StoreTx: StoreRead {
     async fn seal_key(&self, scope: &str, key: &str, token: &str) -> Result<bool>;
     /// Enqueues a job that commits with this transaction's writes, or not at all.
     async fn enqueue(&self, job: &NewJob) -> QueueResult<Enqueued>;
+    /// The active webhooks on `node` and on its ancestors, as this transaction sees them (so a
+    /// change can enqueue their deliveries with itself). Empty when the node does not exist.
+    async fn webhook_targets(&self, node: &str) -> Result<Vec<WebhookTarget>>;
     /// Commits and returns the committed events; dropping the transaction instead rolls back.
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)>;
 }
