@@ -13,7 +13,8 @@ use crate::error::StoreError;
 use crate::postgres::PgStore;
 use crate::queue::{
     AttemptError, Claim, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
-    PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
+    PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, fair_order,
+    ms,
 };
 
 /// The channel enqueues notify.
@@ -32,6 +33,21 @@ macro_rules! job_columns {
         "id, kind, args::text AS args, queue, priority, state, run_at, attempt, max_attempts, \
          unique_key, partition_key, locked_by, locked_until, cancel_requested, \
          errors::text AS errors, created_at, attempted_at, finished_at"
+    };
+}
+
+/// The due jobs of partition `$alias.part` of queue `$alias.queue` (an index condition on
+/// `jobs_fetch_partitions`).
+macro_rules! due_in {
+    ($alias:literal) => {
+        concat!(
+            "state IN ('available', 'scheduled', 'retryable') AND queue = ",
+            $alias,
+            ".queue AND coalesce(partition_key, '') = ",
+            $alias,
+            ".part AND run_at <= ",
+            now!()
+        )
     };
 }
 
@@ -181,22 +197,64 @@ impl Queue for PgQueue {
         lease: Duration,
     ) -> QueueResult<Vec<Job>> {
         check_fetch(queues, limit, lease)?;
+        // Fair by partition (see `Queue::fetch`), in index probes rather than a sort of the
+        // backlog, all on `jobs_fetch_partitions` (queue, coalesce(partition_key, ''), priority
+        // DESC, run_at, id):
+        // - parts: a loose index scan lists each queue's partitions with pending jobs ('' is
+        //   the keyless one), one probe each;
+        // - heads: each partition's first due job; only the `limit` partitions with the first
+        //   heads can be in the batch (those heads all come before any job of the others);
+        // - candidates: up to `limit - pos + 1` due jobs of the partition whose head is at
+        //   `pos` (the heads before it all come before its jobs), with each job's turn;
+        // - shares: how many jobs of each partition the batch takes (all `limit` when only one
+        //   partition has due jobs: then `candidates` and `batch` are never read, and the fetch
+        //   costs what a plain per-queue fetch did);
+        // - due: those jobs, locked `SKIP LOCKED` per partition, so a fetcher running at the
+        //   same time makes this one take the partition's next jobs instead of none; only the
+        //   jobs claimed are locked (the candidates are read without locks).
         let rows = sqlx::query(concat!(
-            // One index scan per queue (`queue = ANY(…)` would seq-scan and sort the whole
-            // backlog); the per-queue locks beyond the chosen `limit` end with the statement.
-            "WITH due AS (SELECT j.id AS due_id FROM unnest($2::text[]) AS q(name) \
-                 CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs \
+            "WITH RECURSIVE parts(queue, part) AS ( \
+                 SELECT q.name, (SELECT coalesce(partition_key, '') FROM jobs \
                      WHERE state IN ('available', 'scheduled', 'retryable') AND queue = q.name \
-                     AND run_at <= ",
-            now!(),
-            " ORDER BY priority DESC, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) AS j \
-                 ORDER BY j.priority DESC, j.run_at, j.id LIMIT $3) \
+                     ORDER BY coalesce(partition_key, '') LIMIT 1) \
+                 FROM unnest($2::text[]) AS q(name) \
+               UNION ALL \
+                 SELECT p.queue, (SELECT coalesce(partition_key, '') FROM jobs \
+                     WHERE state IN ('available', 'scheduled', 'retryable') AND queue = p.queue \
+                     AND coalesce(partition_key, '') > p.part \
+                     ORDER BY coalesce(partition_key, '') LIMIT 1) \
+                 FROM parts p WHERE p.part IS NOT NULL), \
+             heads AS (SELECT p.queue, p.part, \
+                     row_number() OVER (ORDER BY h.priority DESC, h.run_at, h.id) AS pos \
+                 FROM parts p CROSS JOIN LATERAL (SELECT priority, run_at, id FROM jobs WHERE ",
+            due_in!("p"),
+            " ORDER BY priority DESC, run_at, id LIMIT 1) h \
+                 WHERE p.part IS NOT NULL \
+                 ORDER BY h.priority DESC, h.run_at, h.id LIMIT $3), \
+             candidates AS (SELECT h.queue, h.part, c.priority, c.run_at, c.id, \
+                     row_number() OVER (PARTITION BY h.queue, h.part, c.priority \
+                         ORDER BY c.run_at, c.id) AS turn \
+                 FROM heads h CROSS JOIN LATERAL (SELECT priority, run_at, id FROM jobs WHERE ",
+            due_in!("h"),
+            " ORDER BY priority DESC, run_at, id LIMIT $3 - h.pos + 1) c), \
+             batch AS MATERIALIZED (SELECT queue, part FROM candidates \
+                 ORDER BY priority DESC, turn, run_at, id LIMIT $3), \
+             shares AS (SELECT h.queue, h.part, \
+                 CASE WHEN (SELECT count(*) FROM heads) = 1 THEN $3 \
+                 ELSE (SELECT count(*) FROM batch b WHERE b.queue = h.queue AND b.part = h.part) \
+                 END AS n FROM heads h), \
+             due AS (SELECT j.id AS due_id FROM shares s CROSS JOIN LATERAL (SELECT id FROM jobs \
+                     WHERE ",
+            due_in!("s"),
+            " ORDER BY priority DESC, run_at, id LIMIT s.n FOR UPDATE SKIP LOCKED) j LIMIT $3) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = $1, \
                  locked_until = ",
             now!(),
             " + $4, attempted_at = ",
             now!(),
-            " FROM due WHERE jobs.id = due.due_id RETURNING ",
+            // An id array, not a join: a generic plan would hash-join `due` against a scan of
+            // the whole table.
+            " WHERE id = ANY (ARRAY(SELECT due_id FROM due)) RETURNING ",
             job_columns!()
         ))
         .bind(worker)
@@ -205,10 +263,9 @@ impl Queue for PgQueue {
         .bind(ms(lease))
         .fetch_all(&self.pool)
         .await?;
-        let mut jobs = rows.iter().map(job_from).collect::<QueueResult<Vec<_>>>()?;
-        // RETURNING does not keep the CTE's order.
-        jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_at, j.id));
-        Ok(jobs)
+        let jobs = rows.iter().map(job_from).collect::<QueueResult<Vec<_>>>()?;
+        // RETURNING does not keep the chosen order.
+        Ok(fair_order(jobs))
     }
 
     async fn heartbeat(&self, claim: &Claim, lease: Duration) -> QueueResult<Heartbeat> {

@@ -187,6 +187,11 @@ fn migrator() -> Migrator {
             "webhooks",
             include_str!("../migrations/postgres/0008_webhooks.sql"),
         ),
+        (
+            9,
+            "jobs_partitions",
+            include_str!("../migrations/postgres/0009_jobs_partitions.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations

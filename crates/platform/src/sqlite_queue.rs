@@ -12,7 +12,8 @@ use sqlx::{Row, SqlitePool};
 use crate::error::StoreError;
 use crate::queue::{
     AttemptError, Claim, Enqueued, Heartbeat, Job, JobFilter, JobState, LEASE_EXPIRED, NewJob,
-    PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, ms,
+    PRUNE_BATCH, Queue, QueueError, QueueResult, QueueStats, check_fetch, check_lease, fair_order,
+    ms,
 };
 use crate::sqlite::SqliteStore;
 
@@ -79,6 +80,16 @@ impl SqliteQueue {
             }),
         }
     }
+}
+
+/// The due jobs of partition `alias.part` of queue `alias.queue` (an index condition on
+/// `jobs_fetch_partitions`).
+fn due_in(alias: &str) -> String {
+    format!(
+        "state IN ('available', 'scheduled', 'retryable') AND queue = {alias}.queue \
+         AND coalesce(partition_key, '') = {alias}.part AND run_at <= {}",
+        now!()
+    )
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -180,25 +191,44 @@ impl Queue for SqliteQueue {
         lease: Duration,
     ) -> QueueResult<Vec<Job>> {
         check_fetch(queues, limit, lease)?;
-        // One ordered index scan per queue (an `IN` list would sort the whole backlog).
-        let per_queue: Vec<String> = (0..queues.len())
-            .map(|i| {
-                format!(
-                    "SELECT * FROM (SELECT id, priority, run_at FROM jobs \
-                     WHERE state IN ('available', 'scheduled', 'retryable') AND queue = ?{} \
-                     AND run_at <= {} ORDER BY priority DESC, run_at, id LIMIT ?2)",
-                    i + 4,
-                    now!()
-                )
-            })
-            .collect();
+        // Fair by partition (see `Queue::fetch`), in index probes rather than a sort of the
+        // backlog, all on `jobs_fetch_partitions` (queue, coalesce(partition_key, ''), priority
+        // DESC, run_at, id), as on PostgreSQL: a loose index scan lists each queue's partitions
+        // with pending jobs ('' is the keyless one); each partition's first due job is its head,
+        // and only the `limit` partitions with the first heads can be in the batch; up to
+        // `limit` due jobs of each of those are the candidates, with their turns. The single
+        // writer makes the statement atomic without row locks.
+        let values: Vec<String> = (0..queues.len()).map(|i| format!("(?{})", i + 4)).collect();
         let sql = format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = ?1, \
-             locked_until = {now} + ?3, attempted_at = {now} \
-             WHERE id IN (SELECT id FROM ({union}) ORDER BY priority DESC, run_at, id LIMIT ?2) \
+            "WITH RECURSIVE qs(name) AS (VALUES {values}), \
+             parts(queue, part) AS ( \
+                 SELECT name, (SELECT coalesce(partition_key, '') FROM jobs \
+                     WHERE state IN ('available', 'scheduled', 'retryable') AND queue = qs.name \
+                     ORDER BY coalesce(partition_key, '') LIMIT 1) FROM qs \
+               UNION ALL \
+                 SELECT queue, (SELECT coalesce(partition_key, '') FROM jobs \
+                     WHERE state IN ('available', 'scheduled', 'retryable') \
+                     AND queue = parts.queue AND coalesce(partition_key, '') > parts.part \
+                     ORDER BY coalesce(partition_key, '') LIMIT 1) \
+                 FROM parts WHERE part IS NOT NULL), \
+             heads AS (SELECT queue, part FROM (SELECT p.queue, p.part, j.priority, j.run_at, \
+                     j.id FROM parts p JOIN jobs j ON j.id = (SELECT id FROM jobs WHERE {due_p} \
+                         ORDER BY priority DESC, run_at, id LIMIT 1) \
+                     WHERE p.part IS NOT NULL) \
+                 ORDER BY priority DESC, run_at, id LIMIT ?2), \
+             candidates AS (SELECT j.id, j.priority, j.run_at, row_number() OVER ( \
+                     PARTITION BY h.queue, h.part, j.priority ORDER BY j.run_at, j.id) AS turn \
+                 FROM heads h JOIN jobs j ON j.id IN (SELECT id FROM jobs WHERE {due_h} \
+                     ORDER BY priority DESC, run_at, id LIMIT ?2)) \
+             UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = ?1, \
+                 locked_until = {now} + ?3, attempted_at = {now} \
+             WHERE id IN (SELECT id FROM candidates \
+                 ORDER BY priority DESC, turn, run_at, id LIMIT ?2) \
              RETURNING {columns}",
+            values = values.join(", "),
+            due_p = due_in("p"),
+            due_h = due_in("h"),
             now = now!(),
-            union = per_queue.join(" UNION ALL "),
             columns = job_columns!(),
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -209,9 +239,8 @@ impl Queue for SqliteQueue {
             query = query.bind(name);
         }
         let rows = query.fetch_all(&self.writer).await?;
-        let mut jobs = rows.iter().map(job_from).collect::<QueueResult<Vec<_>>>()?;
-        jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_at, j.id));
-        Ok(jobs)
+        let jobs = rows.iter().map(job_from).collect::<QueueResult<Vec<_>>>()?;
+        Ok(fair_order(jobs))
     }
 
     async fn heartbeat(&self, claim: &Claim, lease: Duration) -> QueueResult<Heartbeat> {
