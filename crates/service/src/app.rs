@@ -8,6 +8,7 @@ use tinct_command::Registry;
 use tinct_command::middleware::{
     Authorize, CommandCache, CommandMetrics, Idempotency, ValidateInput,
 };
+use tinct_platform::{Blobs, PgBlobs, SqliteBlobs};
 use tinct_platform::{
     Bus, Cache, EventFeed, FeedHandle, IdempotencyStore, Lease, LocalBus, LocalCache, LocalLease,
     PgBus, PgLease, PgQueue, PgSchedules, PgStore, Queue, RedisBus, RedisCache, RedisLease,
@@ -90,6 +91,7 @@ impl App {
             store,
             keys,
             queue,
+            blobs,
             schedules,
             mut lease,
         } = open_store(&config).await?;
@@ -121,6 +123,7 @@ impl App {
             bus,
             feed: feed.feed.clone(),
             queue,
+            blobs,
             schedules,
             lease,
             jobs_wake: Arc::default(),
@@ -129,7 +132,16 @@ impl App {
         });
         let invalidator = invalidation::spawn(feed.feed.clone(), cache.clone(), store);
         let jobs = Arc::new(JobKinds::new(
-            [crate::jobs::builtin::defs()].into_iter().flatten(),
+            [
+                crate::jobs::builtin::defs(),
+                crate::jobs::artifacts::defs(
+                    &services,
+                    keys.clone(),
+                    Duration::from_secs(config.job_retention_secs),
+                ),
+            ]
+            .into_iter()
+            .flatten(),
         ));
         let cell: commands::system::RegistryCell = Arc::default();
         crate::telemetry::prometheus();
@@ -153,6 +165,7 @@ impl App {
             commands::system::defs(&services, &cell),
             commands::events::defs(&services),
             commands::import::defs(&services),
+            commands::jobs::defs(&services, &jobs),
         ];
         for def in defs.into_iter().flatten() {
             builder
@@ -226,6 +239,7 @@ struct Backends {
     store: Arc<dyn Store>,
     keys: Arc<dyn IdempotencyStore>,
     queue: Arc<dyn Queue>,
+    blobs: Arc<dyn Blobs>,
     schedules: Arc<dyn Schedules>,
     lease: Arc<dyn Lease>,
 }
@@ -264,6 +278,7 @@ async fn open_store(config: &Config) -> Result<Backends, StartError> {
             return Ok(Backends {
                 store: Arc::new(store),
                 queue: Arc::new(PgQueue::new(&primary)),
+                blobs: Arc::new(PgBlobs::new(&primary)),
                 schedules: Arc::new(PgSchedules::new(&primary)),
                 lease: Arc::new(PgLease::new(&primary)),
                 keys: Arc::new(primary),
@@ -289,12 +304,14 @@ async fn open_store(config: &Config) -> Result<Backends, StartError> {
         }
     };
     let queue = Arc::new(SqliteQueue::new(&store));
+    let blobs = Arc::new(SqliteBlobs::new(&store));
     let schedules = Arc::new(SqliteSchedules::new(&store));
     let store = Arc::new(store);
     Ok(Backends {
         store: store.clone(),
         keys: store,
         queue,
+        blobs,
         schedules,
         // One process owns an embedded store: it always leads.
         lease: Arc::new(LocalLease::new()),

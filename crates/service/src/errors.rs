@@ -3,7 +3,7 @@
 use serde_json::json;
 use tinct_command::{CommandError, ErrorCode};
 use tinct_engine::{ResolveError, ResolveErrors};
-use tinct_platform::StoreError;
+use tinct_platform::{BlobError, QueueError, StoreError};
 
 pub fn from_store(e: StoreError) -> CommandError {
     match e {
@@ -19,6 +19,33 @@ pub fn from_store(e: StoreError) -> CommandError {
             tracing::error!(error = %other, "store error");
             CommandError::internal(format!("store error: {other}"))
         }
+    }
+}
+
+/// Job queue and schedule errors.
+pub fn from_queue(e: QueueError) -> CommandError {
+    match e {
+        QueueError::Invalid(reason) => CommandError::validation(reason),
+        QueueError::NotFound(id) => {
+            CommandError::new(ErrorCode::NotFound, format!("job {id} does not exist"))
+                .suggest("List jobs with jobs.list; finished jobs are pruned after the retention.")
+                .details(json!({"id": id}))
+        }
+        e @ QueueError::WrongState { .. } => CommandError::new(ErrorCode::Conflict, e.to_string())
+            .suggest("Read the job with jobs.get to see its state."),
+        e @ QueueError::UniqueTaken(_) => CommandError::new(ErrorCode::Conflict, e.to_string())
+            .suggest("Wait for the pending job with that key to finish, or cancel it."),
+        QueueError::Store(e) => from_store(e),
+    }
+}
+
+/// Blob errors. The service builds every key itself, so a refused key is a bug of ours, except
+/// where a caller's input names the blob (then the caller gets the reason).
+pub fn from_blob(e: BlobError) -> CommandError {
+    match e {
+        BlobError::Invalid(reason) => CommandError::validation(reason)
+            .suggest("Check the node id, version and file name in the request."),
+        BlobError::Store(e) => from_store(e),
     }
 }
 

@@ -7,7 +7,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tinct_command::{CommandError, Context, ErrorCode};
 use tinct_platform::{
-    Bus, Cache, EventFeed, Lease, NewEvent, NewHistory, Queue, Schedules, Store, StoreRead, StoreTx,
+    Blobs, Bus, Cache, EventFeed, Lease, NewEvent, NewHistory, Queue, Schedules, Store, StoreRead,
+    StoreTx,
 };
 use tokio::sync::Notify;
 
@@ -21,6 +22,9 @@ pub struct Services {
     /// Background jobs, in the same database as the data (so a change and its jobs commit
     /// together).
     pub queue: Arc<dyn Queue>,
+    /// Files jobs produce (export artifacts, snapshots), in the store so every instance serves
+    /// them.
+    pub blobs: Arc<dyn Blobs>,
     /// Cron schedules (from `schedule.create` and the leader's configuration).
     pub schedules: Arc<dyn Schedules>,
     /// The leader lease the scheduler competes for.

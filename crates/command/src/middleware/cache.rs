@@ -63,6 +63,10 @@ impl Middleware for CommandCache {
         let floor = call.ctx.consistency.unwrap_or(0);
         let ctx = call.ctx.clone();
         let out = next.run(call).await?;
+        // The handler marked its answer as one that must not be reused (it started a job).
+        if ctx.cache_status() == Some(CacheStatus::Bypass) {
+            return Ok(out);
+        }
         let entry = Cached {
             value: out.shared(),
             revision: floor,

@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod import;
+pub mod jobs;
 pub mod node;
 pub mod system;
 pub mod token;

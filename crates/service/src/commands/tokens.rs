@@ -6,16 +6,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tinct_command::{CommandDef, CommandError, Context, ErrorCode};
+use tinct_command::{CacheStatus, CommandDef, CommandError, Context, ErrorCode};
 use tinct_engine::{
     ColorFormat, ExportOption, ExportOptions, Format, Layer, NameCase, Theme, export,
     export_themes, resolve, to_resolver_document,
 };
-use tinct_platform::StoreRead;
+use tinct_platform::{JobState, StoreRead};
 
-use crate::errors::{from_resolve, from_store};
+use crate::errors::{from_queue, from_resolve, from_store};
+use crate::jobs::artifacts;
 use crate::services::Services;
-use crate::tree::{layers, resolve_node, resolve_with_revisions};
+use crate::tree::{layers, node_not_found, resolve_node, resolve_with_revisions};
 use crate::views::{ResolvedTokenView, TokenMap};
 
 #[derive(Deserialize, JsonSchema)]
@@ -34,7 +35,7 @@ pub struct ResolveOut {
     pub tokens: TokenMap,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExportIn {
     pub node: String,
@@ -56,6 +57,30 @@ pub struct ExportIn {
     /// css: after the node's rule, one rule per direct child, `[data-theme="<child id>"]`,
     /// holding only the tokens that differ from the node.
     pub themes: Option<bool>,
+    /// Run the export as a background job: the answer is `{jobId, status, artifact}` at once;
+    /// poll `jobs.get` (or the status URL) and download the file from the artifact URL.
+    pub r#async: Option<bool>,
+}
+
+/// What `tokens.export` answers: the file, or (with `async: true`) the job that makes it.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ExportResult {
+    File(ExportOut),
+    Started(ExportStarted),
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStarted {
+    /// The background job; read it with `jobs.get {"id": jobId}`.
+    pub job_id: i64,
+    /// The job's state now (`available`).
+    pub state: String,
+    /// Where the job's state is read (GET).
+    pub status: String,
+    /// Where the file is downloaded once the job has completed (GET).
+    pub artifact: String,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -106,7 +131,12 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
             "Export a node's resolved tokens as a file in any format (css, scss, less, js, ts, json, json-flat, dtcg, swift, android, compose; css optionally with a rule per child theme), or the node and its children as a DTCG resolver document; with an ETag.",
             move |i: ExportIn, ctx: Context| {
                 let s = e.clone();
-                async move { export_node(&s, i, ctx).await }
+                async move {
+                    if i.r#async == Some(true) {
+                        return start_export(&s, i, &ctx).await.map(ExportResult::Started);
+                    }
+                    export_node(&s, i, ctx).await.map(ExportResult::File)
+                }
             },
         )
         .tags(&["tokens", "export"])
@@ -123,7 +153,11 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
             "TypeScript-style names, oklch colours",
             json!({"node": "acme", "format": "js", "nameCase": "camel", "colorFormat": "oklch"}),
         )
-        .example("a resolver document", json!({"node": "acme-web", "format": "resolver"})),
+        .example("a resolver document", json!({"node": "acme-web", "format": "resolver"}))
+        .example(
+            "in the background (poll jobs.get, then download the artifact)",
+            json!({"node": "acme-web", "format": "css", "async": true}),
+        ),
     ]
 }
 
@@ -250,7 +284,40 @@ fn export_options(i: &ExportIn, target: Target) -> Result<ExportOptions, Command
     Ok(options)
 }
 
-async fn export_node(s: &Services, i: ExportIn, ctx: Context) -> Result<ExportOut, CommandError> {
+/// `async: true`: checks the request as the export would (bad input is refused now, not by a
+/// failing job), then enqueues it. A job id is never served from the command cache: each call
+/// starts its own job.
+async fn start_export(
+    s: &Services,
+    i: ExportIn,
+    ctx: &Context,
+) -> Result<ExportStarted, CommandError> {
+    ctx.set_cache(CacheStatus::Bypass);
+    let target = Target::parse(&i.format)?;
+    export_options(&i, target)?;
+    let store = s.reader(ctx).await?;
+    if store.node(&i.node).await.map_err(from_store)?.is_none() {
+        return Err(node_not_found(store, &i.node).await);
+    }
+    let job = artifacts::export_job(&artifacts::ExportArgs {
+        request: i,
+        at_least: ctx.consistency,
+    })?;
+    let done = s.queue.enqueue(&job).await.map_err(from_queue)?;
+    s.jobs_wake.notify_one();
+    Ok(ExportStarted {
+        job_id: done.id,
+        state: JobState::Available.as_str().to_owned(),
+        status: artifacts::status_url(done.id),
+        artifact: artifacts::artifact_url(done.id),
+    })
+}
+
+pub(crate) async fn export_node(
+    s: &Services,
+    i: ExportIn,
+    ctx: Context,
+) -> Result<ExportOut, CommandError> {
     let target = Target::parse(&i.format)?;
     let options = export_options(&i, target)?;
     let themes = i.themes.unwrap_or(false);

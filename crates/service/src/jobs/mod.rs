@@ -5,6 +5,7 @@
 //! queue it goes to, how long one attempt may take, how many attempts it gets, and a typed handler
 //! whose argument type checks a job's `args` before it is ever enqueued.
 
+pub mod artifacts;
 pub mod builtin;
 pub mod kinds;
 

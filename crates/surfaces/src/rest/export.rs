@@ -104,7 +104,7 @@ fn export_input(
     Ok(Value::Object(input))
 }
 
-fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

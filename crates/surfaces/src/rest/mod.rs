@@ -4,6 +4,7 @@
 mod call;
 mod export;
 mod health;
+mod jobs;
 mod limits;
 mod metrics;
 mod panic;
@@ -105,7 +106,13 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
             .route("/v1/nodes", get(resources::list_nodes))
             .route("/v1/nodes/{id}", get(resources::get_node))
             .route("/v1/nodes/{id}/tokens", get(resources::node_tokens))
-            .route("/v1/nodes/{id}/{file}", get(export::export_file));
+            .route("/v1/nodes/{id}/{file}", get(export::export_file))
+            .route("/v1/jobs/{id}", get(jobs::get_job))
+            .route("/v1/jobs/{id}/artifact", get(jobs::job_artifact))
+            .route(
+                "/v1/snapshots/{node}/{version}/{file}",
+                get(jobs::snapshot_file),
+            );
     }
     if config.serves("ws") {
         router = router.route("/v1/ws", get(ws::upgrade));
