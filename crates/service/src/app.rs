@@ -93,6 +93,7 @@ impl App {
             queue,
             blobs,
             schedules,
+            webhooks,
             mut lease,
         } = open_store(&config).await?;
         if config.leader_lease == LeaderLeaseKind::Redis {
@@ -126,6 +127,7 @@ impl App {
             blobs,
             schedules,
             lease,
+            webhooks,
             jobs_wake: Arc::default(),
             instance: instance.clone(),
             started: Instant::now(),
@@ -134,6 +136,9 @@ impl App {
         let jobs = Arc::new(JobKinds::new(
             [
                 crate::jobs::builtin::defs(),
+                crate::jobs::webhook::defs(Arc::new(crate::jobs::webhook::Deliverer::new(
+                    services.webhooks.clone(),
+                ))),
                 crate::jobs::artifacts::defs(
                     &services,
                     keys.clone(),
@@ -165,6 +170,7 @@ impl App {
             commands::system::defs(&services, &cell),
             commands::events::defs(&services),
             commands::import::defs(&services),
+            commands::webhook::defs(&services),
             commands::jobs::defs(&services, &jobs),
         ];
         for def in defs.into_iter().flatten() {
@@ -239,6 +245,7 @@ struct Backends {
     store: Arc<dyn Store>,
     keys: Arc<dyn IdempotencyStore>,
     queue: Arc<dyn Queue>,
+    webhooks: Arc<dyn tinct_platform::Webhooks>,
     blobs: Arc<dyn Blobs>,
     schedules: Arc<dyn Schedules>,
     lease: Arc<dyn Lease>,
@@ -278,6 +285,7 @@ async fn open_store(config: &Config) -> Result<Backends, StartError> {
             return Ok(Backends {
                 store: Arc::new(store),
                 queue: Arc::new(PgQueue::new(&primary)),
+                webhooks: Arc::new(tinct_platform::PgWebhooks::new(&primary)),
                 blobs: Arc::new(PgBlobs::new(&primary)),
                 schedules: Arc::new(PgSchedules::new(&primary)),
                 lease: Arc::new(PgLease::new(&primary)),
@@ -304,6 +312,7 @@ async fn open_store(config: &Config) -> Result<Backends, StartError> {
         }
     };
     let queue = Arc::new(SqliteQueue::new(&store));
+    let webhooks = Arc::new(tinct_platform::SqliteWebhooks::new(&store));
     let blobs = Arc::new(SqliteBlobs::new(&store));
     let schedules = Arc::new(SqliteSchedules::new(&store));
     let store = Arc::new(store);
@@ -311,6 +320,7 @@ async fn open_store(config: &Config) -> Result<Backends, StartError> {
         store: store.clone(),
         keys: store,
         queue,
+        webhooks,
         blobs,
         schedules,
         // One process owns an embedded store: it always leads.

@@ -25,6 +25,8 @@ pub struct Services {
     /// Files jobs produce (export artifacts, snapshots), in the store so every instance serves
     /// them.
     pub blobs: Arc<dyn Blobs>,
+    /// Webhooks and their delivery log (deliveries are jobs enqueued by [`Services::log`]).
+    pub webhooks: Arc<dyn tinct_platform::Webhooks>,
     /// Cron schedules (from `schedule.create` and the leader's configuration).
     pub schedules: Arc<dyn Schedules>,
     /// The leader lease the scheduler competes for.
@@ -75,10 +77,14 @@ impl Services {
         })
         .await
         .map_err(from_store)?;
+        let paths: Vec<String> = change.path.map(str::to_owned).into_iter().collect();
+        // In this transaction: the change and its webhook deliveries commit together.
+        crate::jobs::webhook::enqueue_deliveries(tx, ctx, change.node, change.action, &paths)
+            .await?;
         tx.emit(&NewEvent {
             node: change.node.to_owned(),
             kind: change.action.to_owned(),
-            paths: change.path.map(str::to_owned).into_iter().collect(),
+            paths,
             actor: ctx.actor.clone(),
             trace_id: ctx.trace_id.clone(),
         })

@@ -7,6 +7,7 @@ pub mod node;
 pub mod system;
 pub mod token;
 pub mod tokens;
+pub mod webhook;
 
 /// Reads whose answers depend on tokens.
 pub const TOKEN_READS: &[&str] = &["tokens.resolve", "tokens.export", "token.history"];

@@ -339,7 +339,7 @@ async fn delete(s: &Services, i: DeleteIn, ctx: Context) -> Result<DeleteOut, Co
     }
     // Children before parents, so no row ever points at a deleted parent.
     let deleted: Vec<String> = subtree.iter().rev().map(|n| n.id.clone()).collect();
-    tx.delete_nodes(&deleted).await.map_err(from_store)?;
+    // Logged while the nodes still exist, so the webhooks of their ancestors are found.
     for node in subtree.iter().rev() {
         s.log(
             tx.as_ref(),
@@ -354,6 +354,7 @@ async fn delete(s: &Services, i: DeleteIn, ctx: Context) -> Result<DeleteOut, Co
         )
         .await?;
     }
+    tx.delete_nodes(&deleted).await.map_err(from_store)?;
     s.commit(tx, &ctx).await?;
     Ok(DeleteOut { deleted })
 }

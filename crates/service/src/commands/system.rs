@@ -122,9 +122,12 @@ pub fn defs(s: &Arc<Services>, registry: &RegistryCell) -> Vec<CommandDef> {
                             opened_at_ms: b.opened_at_ms,
                         })
                         .collect();
+                    // A webhook receiver that is down is its owner's problem, not this
+                    // instance's: its breaker is listed, but does not make the instance degraded.
                     let degraded: Vec<String> = breakers
                         .iter()
                         .filter(|b| b.state != "closed")
+                        .filter(|b| !b.name.starts_with(crate::jobs::webhook::BREAKER_PREFIX))
                         .map(|b| b.name.clone())
                         .collect();
                     Ok(HealthOut {

@@ -8,5 +8,6 @@
 pub mod artifacts;
 pub mod builtin;
 pub mod kinds;
+pub mod webhook;
 
 pub use kinds::{JobCtx, JobDef, JobFailure, JobKinds};
