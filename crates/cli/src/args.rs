@@ -97,6 +97,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "LIST")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surfaces: Option<String>,
+    /// Roles to run, comma-separated: api (the surfaces), worker (runs background jobs),
+    /// scheduler (competes to lead: fires cron schedules, hands back jobs of dead workers)
+    /// [env: TINCT_ROLES] [default: all three]. E.g. `--role worker` for a worker Deployment.
+    #[arg(long = "role", value_name = "LIST")]
+    #[serde(rename = "roles", skip_serializing_if = "Option::is_none")]
+    pub roles: Option<String>,
 }
 
 #[derive(Debug, Args)]

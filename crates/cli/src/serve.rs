@@ -35,7 +35,7 @@ pub fn init_logging(filter: &str, format: LogFormat) {
         .try_init();
 }
 
-pub async fn run(app: App) -> Result<(), String> {
+pub async fn run(mut app: App) -> Result<(), String> {
     let listen = app.config.listen.clone();
     let listener = TcpListener::bind(&listen).await.map_err(|e| {
         format!(
@@ -50,13 +50,20 @@ pub async fn run(app: App) -> Result<(), String> {
     if app.config.auth == AuthMode::Open {
         tracing::warn!(%addr, "auth is off (TINCT_AUTH=open): anyone who can reach this address can change tokens; set TINCT_AUTH=closed or read-open with TINCT_AUTH_SECRET before exposing it");
     }
+    // Before the banner: a bad schedule stops start-up before anyone is told to connect.
+    let jobs = std::sync::Arc::new(tinct_service::jobs::JobRuntime::start(
+        &app.services,
+        &app.jobs,
+        &app.config,
+    )?);
     let mut signals =
         Signals::new().map_err(|e| format!("could not install signal handlers: {e}"))?;
     let url = format!("http://{addr}");
     outln!(
-        "tinct {} listening on {url} (store: {})",
+        "tinct {} listening on {url} (store: {}; roles: {})",
         env!("CARGO_PKG_VERSION"),
-        app.services.store.describe()
+        app.services.store.describe(),
+        app.config.roles.join(", ")
     );
     outln!("  try: curl {url}/v1/nodes");
     outln!("       tinct demo --remote {url}   # load a sample design system");
@@ -69,7 +76,12 @@ pub async fn run(app: App) -> Result<(), String> {
         draining,
         stopping: stopping.clone(),
     };
+    if !app.config.has_role("api") {
+        // A worker or scheduler instance answers health and metrics only.
+        app.config.surfaces.clear();
+    }
     let router = tinct_surfaces::router(&app, lifecycle);
+    let draining_jobs = jobs.clone();
     // The shutdown sequence: first signal → draining (readiness 503, requests still served) for
     // `drain` → the listener closes and in-flight requests get `deadline` to finish → exit 0.
     // A second signal at any point stops the process at once.
@@ -81,6 +93,8 @@ pub async fn run(app: App) -> Result<(), String> {
             "shutting down: readiness answers 503 while the load balancer notices"
         );
         let _ = draining_tx.send(true);
+        // Workers take no new jobs from now; running ones finish below.
+        draining_jobs.drain();
         tokio::select! {
             () = tokio::time::sleep(drain) => {}
             again = signals.next() => stop_now(again),
@@ -111,6 +125,10 @@ pub async fn run(app: App) -> Result<(), String> {
         }
     }
     sequence.abort();
+    let _ = sequence.await;
+    if let Ok(jobs) = std::sync::Arc::try_unwrap(jobs) {
+        jobs.shutdown(deadline).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

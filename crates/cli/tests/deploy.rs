@@ -128,7 +128,7 @@ fn every_manifest_parses_and_names_a_known_kind() {
             "{file}: {kind} {name} twice"
         );
     }
-    // The kustomization lists files that exist, and every manifest but the worker's to come.
+    // The kustomization lists every manifest that exists.
     let kustomization = of_kind(&docs, "Kustomization")[0];
     let listed: BTreeSet<String> = kustomization["resources"]
         .as_array()
@@ -139,7 +139,7 @@ fn every_manifest_parses_and_names_a_known_kind() {
     let files: BTreeSet<String> = docs
         .iter()
         .map(|(f, _)| f.clone())
-        .filter(|f| f != "kustomization.yaml" && f != "keda-worker.yaml")
+        .filter(|f| f != "kustomization.yaml")
         .collect();
     assert_eq!(listed, files);
 }
@@ -149,7 +149,7 @@ fn services_budgets_and_autoscalers_point_at_real_deployments() {
     let docs = manifests();
     let deployments = of_kind(&docs, "Deployment");
     let names: Vec<&str> = deployments.iter().map(|d| name(d)).collect();
-    assert_eq!(names, ["tinct-api", "tinct-mcp"]);
+    assert_eq!(names, ["tinct-api", "tinct-mcp", "tinct-worker"]);
     for d in &deployments {
         let selector = &d["spec"]["selector"]["matchLabels"];
         assert!(selector.as_object().is_some_and(|s| !s.is_empty()));
@@ -200,10 +200,10 @@ fn services_budgets_and_autoscalers_point_at_real_deployments() {
                 .any(|m| m["pods"]["metric"]["name"] == "tinct_commands_per_second")
         );
     }
-    // The worker role does not exist yet: its ScaledObject targets the Deployment to come.
+    // Workers scale on queue depth.
     let keda = of_kind(&docs, "ScaledObject");
     assert_eq!(keda[0]["spec"]["scaleTargetRef"]["name"], "tinct-worker");
-    assert!(!names.contains(&"tinct-worker"));
+    assert!(names.contains(&"tinct-worker"));
     let query = keda[0]["spec"]["triggers"][0]["metadata"]["query"]
         .as_str()
         .unwrap();
@@ -350,7 +350,13 @@ fn container_arguments_are_flags_and_values_tinct_serve_accepts() {
             );
             let value = rest.next().expect("every flag here takes a value");
             // The same setting through its variable: `tinct config` validates and shows it.
-            let var = format!("TINCT_{}", flag[2..].to_uppercase().replace('-', "_"));
+            // `--role` sets the list `roles`.
+            let setting = if *flag == "--role" {
+                "roles"
+            } else {
+                &flag[2..]
+            };
+            let var = format!("TINCT_{}", setting.to_uppercase().replace('-', "_"));
             let shown = tinct_config(&[(var.clone(), value.to_string())])
                 .unwrap_or_else(|e| panic!("{var}={value}: {e}"));
             let key = key_of(&var);
@@ -403,6 +409,10 @@ fn each_role_has_its_deadline_and_outlives_its_own_shutdown() {
             "tinct-mcp" => {
                 assert_eq!(setting("TINCT_MCP_TIMEOUT_SECS"), 300);
                 assert!(deadline >= 300, "an MCP call in flight may take 300 s");
+            }
+            "tinct-worker" => {
+                assert!(setting("TINCT_WORKER_CONCURRENCY") >= 1);
+                assert!(deadline >= 60, "running jobs get a minute to finish");
             }
             other => panic!("unexpected deployment {other}"),
         }

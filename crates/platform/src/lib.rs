@@ -20,6 +20,7 @@ mod pg_bus;
 mod pg_lease;
 mod pg_queue;
 mod pg_schedule;
+mod pg_wakeup;
 mod pg_webhook;
 mod postgres;
 mod queue;
@@ -63,6 +64,7 @@ pub use pg_bus::PgBus;
 pub use pg_lease::PgLease;
 pub use pg_queue::{JOBS_CHANNEL, PgQueue};
 pub use pg_schedule::PgSchedules;
+pub use pg_wakeup::wake_on_enqueue;
 pub use pg_webhook::PgWebhooks;
 pub use postgres::{PgStore, redact_url};
 pub use queue::{

@@ -172,6 +172,7 @@ impl App {
             commands::import::defs(&services),
             commands::webhook::defs(&services),
             commands::jobs::defs(&services, &jobs),
+            commands::schedule::defs(&services, &jobs),
         ];
         for def in defs.into_iter().flatten() {
             builder

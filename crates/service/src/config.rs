@@ -182,11 +182,15 @@ pub struct ScheduleConfig {
     /// Five fields (minute hour day month weekday) or six with seconds first; UTC.
     pub cron: String,
     pub kind: String,
-    #[serde(default)]
+    #[serde(default = "no_args")]
     pub args: serde_json::Value,
     /// `catch_up` (a firing missed while no leader ran is run once, late) or `skip`.
     #[serde(default)]
     pub missed: tinct_platform::MissedPolicy,
+}
+
+fn no_args() -> serde_json::Value {
+    serde_json::json!({})
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

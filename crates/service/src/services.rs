@@ -168,7 +168,7 @@ impl Services {
             self.feed.wake();
             self.bus.announce().await;
         }
-        self.jobs_wake.notify_waiters();
+        self.jobs_wake.notify_one();
         Ok(())
     }
 }

@@ -112,6 +112,32 @@ fn describe() {
         "Calls decided without the rate limiter because it was unavailable, by outcome (allowed: rate_limit_fail=open, refused: closed)."
     );
     describe_gauge!(
+        "tinct_queue_depth",
+        "Jobs due and waiting for a worker, by queue (the whole cluster's; sampled every 5 s)."
+    );
+    describe_gauge!(
+        "tinct_queue_oldest_job_seconds",
+        Unit::Seconds,
+        "How long the oldest due job of each queue has waited (sampled every 5 s)."
+    );
+    describe_counter!(
+        "tinct_jobs_total",
+        "Job attempts this instance's workers ended, by kind and outcome (completed, retryable, discarded, cancelled, released, lost)."
+    );
+    describe_histogram!(
+        "tinct_job_duration_seconds",
+        Unit::Seconds,
+        "Time one job attempt ran on this instance, by kind."
+    );
+    describe_gauge!(
+        "tinct_scheduler_leader",
+        "1 while this instance leads the scheduler, else 0."
+    );
+    describe_counter!(
+        "tinct_schedule_firings_total",
+        "Schedule firings this instance made as leader, by schedule and outcome (fired, skipped)."
+    );
+    describe_gauge!(
         "tinct_uptime_seconds",
         Unit::Seconds,
         "Seconds since this instance started."

@@ -4,6 +4,7 @@ pub mod events;
 pub mod import;
 pub mod jobs;
 pub mod node;
+pub mod schedule;
 pub mod system;
 pub mod token;
 pub mod tokens;

@@ -7,7 +7,12 @@
 
 pub mod artifacts;
 pub mod builtin;
+pub mod cron;
 pub mod kinds;
+pub mod runtime;
+pub mod scheduler;
 pub mod webhook;
+pub mod worker;
 
 pub use kinds::{JobCtx, JobDef, JobFailure, JobKinds};
+pub use runtime::JobRuntime;

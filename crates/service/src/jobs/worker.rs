@@ -1,0 +1,404 @@
+//! The worker pool: fetches due jobs from weighted queues, runs each under its kind's timeout with
+//! a heartbeat that renews its lease and notices cancellation, and records the outcome. A graceful
+//! stop lets running jobs finish for a while, then hands the rest back to the queue.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tinct_platform::{Heartbeat, Job, Queue, backoff};
+use tokio::sync::{Notify, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
+
+use super::{JobCtx, JobKinds};
+
+/// How a worker pool runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This process's name; each job's lease names `{name}` as its holder.
+    pub name: String,
+    /// Queues with relative weights: when every queue has work, a pool's slots go to them in
+    /// these proportions.
+    pub queues: Vec<(String, u32)>,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// A running job's lease, renewed every third of it.
+    pub lease: Duration,
+    /// How often an idle pool looks for due jobs without being woken.
+    pub poll: Duration,
+}
+
+/// A running worker pool; `shutdown` stops it.
+pub struct WorkerPool {
+    stop: watch::Sender<Stop>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Run,
+    /// Fetch no more; running jobs go on.
+    Draining,
+    /// Hand running jobs back now.
+    Release,
+}
+
+impl WorkerPool {
+    /// Starts fetching. `wake` is poked when jobs may have been enqueued (a local commit, or a
+    /// NOTIFY from another instance); without it the pool polls every `poll`.
+    pub fn start(
+        queue: Arc<dyn Queue>,
+        kinds: Arc<JobKinds>,
+        wake: Arc<Notify>,
+        config: WorkerConfig,
+    ) -> WorkerPool {
+        let (stop, stopping) = watch::channel(Stop::Run);
+        let task = tokio::spawn(fetch_loop(queue, kinds, wake, config, stopping));
+        WorkerPool { stop, task }
+    }
+
+    /// Fetches no more jobs; running ones go on.
+    pub fn drain(&self) {
+        let _ = self.stop.send(Stop::Draining);
+    }
+
+    /// Fetches no more jobs; gives running ones `grace` to finish, then releases the rest to the
+    /// queue (their attempt not counted) and returns once every job is accounted for.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(Stop::Draining);
+        let release = self.stop.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let _ = release.send(Stop::Release);
+        });
+        let _ = self.task.await;
+        timer.abort();
+    }
+}
+
+async fn fetch_loop(
+    queue: Arc<dyn Queue>,
+    kinds: Arc<JobKinds>,
+    wake: Arc<Notify>,
+    config: WorkerConfig,
+    stop: watch::Receiver<Stop>,
+) {
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut shares = WeightedShares::new(&config.queues);
+    let mut stopping = stop.clone();
+    tracing::info!(
+        worker = %config.name,
+        queues = ?config.queues,
+        concurrency = config.concurrency,
+        "worker started"
+    );
+    loop {
+        if *stop.borrow() != Stop::Run {
+            break;
+        }
+        let free = config.concurrency.saturating_sub(running.len());
+        let mut fetched = 0;
+        let mut failed = false;
+        if free > 0 {
+            match fetch(&*queue, &config, &mut shares, free).await {
+                Ok(jobs) => {
+                    fetched = jobs.len();
+                    for job in jobs {
+                        running.spawn(run_job(
+                            queue.clone(),
+                            kinds.clone(),
+                            job,
+                            config.lease,
+                            stop.clone(),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(error = %e, "could not fetch jobs; trying again shortly");
+                }
+            }
+        }
+        // Drained (or failing): wait for a wake-up or the poll. Full: wait for a slot.
+        let idle = fetched < free || failed;
+        tokio::select! {
+            _ = stopping.changed() => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            _ = wake.notified(), if idle && !failed => {}
+            _ = tokio::time::sleep(config.poll), if idle => {}
+        }
+    }
+    let left = running.len();
+    if left > 0 {
+        tracing::info!(jobs = left, "worker stopping: waiting for running jobs");
+    }
+    while running.join_next().await.is_some() {}
+    tracing::info!(worker = %config.name, "worker stopped");
+}
+
+/// Fetches up to `free` jobs: first each queue's weighted share, then whatever is left over from
+/// queues that had more.
+async fn fetch(
+    queue: &dyn Queue,
+    config: &WorkerConfig,
+    shares: &mut WeightedShares,
+    free: usize,
+) -> tinct_platform::QueueResult<Vec<Job>> {
+    let wanted = shares.split(free);
+    let mut jobs = Vec::with_capacity(free);
+    let mut full = Vec::new();
+    for (name, share) in config.queues.iter().map(|(n, _)| n).zip(wanted) {
+        if share == 0 {
+            continue;
+        }
+        let got = fetch_from(queue, config, name, share).await?;
+        if got.len() == share {
+            full.push(name);
+        }
+        jobs.extend(got);
+    }
+    for name in full {
+        let left = free - jobs.len();
+        if left == 0 {
+            break;
+        }
+        jobs.extend(fetch_from(queue, config, name, left).await?);
+    }
+    Ok(jobs)
+}
+
+async fn fetch_from(
+    queue: &dyn Queue,
+    config: &WorkerConfig,
+    name: &str,
+    limit: usize,
+) -> tinct_platform::QueueResult<Vec<Job>> {
+    queue
+        .fetch(
+            &config.name,
+            std::slice::from_ref(&name.to_owned()),
+            u32::try_from(limit).unwrap_or(u32::MAX),
+            config.lease,
+        )
+        .await
+}
+
+/// Splits a number of free slots across queues by weight, smoothly: over many splits each queue
+/// gets its weight's proportion even when one split has fewer slots than queues.
+struct WeightedShares {
+    weights: Vec<i64>,
+    current: Vec<i64>,
+}
+
+impl WeightedShares {
+    fn new(queues: &[(String, u32)]) -> Self {
+        WeightedShares {
+            weights: queues.iter().map(|(_, w)| i64::from(*w)).collect(),
+            current: vec![0; queues.len()],
+        }
+    }
+
+    /// Slots per queue, in configuration order (smooth weighted round-robin, one slot at a time).
+    fn split(&mut self, slots: usize) -> Vec<usize> {
+        let total: i64 = self.weights.iter().sum();
+        let mut out = vec![0; self.weights.len()];
+        for _ in 0..slots {
+            for (c, w) in self.current.iter_mut().zip(&self.weights) {
+                *c += w;
+            }
+            let Some((pick, _)) = self
+                .current
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+            else {
+                break;
+            };
+            self.current[pick] -= total;
+            out[pick] += 1;
+        }
+        out
+    }
+}
+
+/// How one attempt ended.
+enum Ended {
+    Done(Result<(), super::JobFailure>),
+    TimedOut,
+    Panicked(String),
+    Cancelled,
+    Lost,
+    Released,
+}
+
+/// Runs one attempt: the handler under the kind's timeout, a heartbeat every third of the lease,
+/// and the outcome recorded in the queue (fenced by the attempt's claim).
+async fn run_job(
+    queue: Arc<dyn Queue>,
+    kinds: Arc<JobKinds>,
+    job: Job,
+    lease: Duration,
+    stop: watch::Receiver<Stop>,
+) {
+    let trace_id = tinct_command::new_trace_id();
+    let span = tracing::info_span!(
+        "job",
+        id = job.id,
+        kind = %job.kind,
+        attempt = job.attempt,
+        trace_id = %trace_id
+    );
+    run_attempt(queue, kinds, job, lease, stop, trace_id)
+        .instrument(span)
+        .await;
+}
+
+async fn run_attempt(
+    queue: Arc<dyn Queue>,
+    kinds: Arc<JobKinds>,
+    job: Job,
+    lease: Duration,
+    mut stop: watch::Receiver<Stop>,
+    trace_id: String,
+) {
+    let claim = job.claim();
+    let started = Instant::now();
+    let Some(def) = kinds.get(&job.kind) else {
+        // Enqueued by a newer (or older) version of tinct: another worker may know it.
+        let error = format!(
+            "no job kind '{}' on worker {} (known: {}); it is retried in case another worker knows it",
+            job.kind,
+            claim.worker,
+            kinds.names().collect::<Vec<_>>().join(", ")
+        );
+        tracing::warn!(%error, "unknown job kind");
+        record(&*queue, &job, Err(error), started).await;
+        return;
+    };
+    let ctx = JobCtx {
+        id: job.id,
+        kind: job.kind.clone(),
+        attempt: job.attempt,
+        max_attempts: job.max_attempts,
+        worker: claim.worker.clone(),
+        trace_id,
+    };
+    let work = AssertUnwindSafe(def.run(&job, ctx)).catch_unwind();
+    tokio::pin!(work);
+    let deadline = tokio::time::sleep(def.timeout);
+    tokio::pin!(deadline);
+    let beat_every = (lease / 3).max(Duration::from_millis(10));
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
+    let ended = loop {
+        tokio::select! {
+            result = &mut work => break match result {
+                Ok(done) => Ended::Done(done),
+                Err(panic) => Ended::Panicked(panic_message(&*panic)),
+            },
+            _ = &mut deadline => break Ended::TimedOut,
+            _ = beat.tick() => match queue.heartbeat(&claim, lease).await {
+                Ok(Heartbeat::Held) => {}
+                Ok(Heartbeat::CancelRequested) => break Ended::Cancelled,
+                Ok(Heartbeat::Lost) => break Ended::Lost,
+                // The lease may still hold; the next beat tries again.
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            },
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() == Stop::Release {
+                    break Ended::Released;
+                }
+            }
+        }
+    };
+    let outcome = match ended {
+        Ended::Done(Ok(())) => Ok(()),
+        Ended::Done(Err(failure)) => Err(failure.0),
+        Ended::TimedOut => Err(format!(
+            "timed out after {} s (the '{}' kind's limit)",
+            def.timeout.as_secs_f64(),
+            job.kind
+        )),
+        Ended::Panicked(message) => Err(format!("the handler panicked: {message}")),
+        Ended::Cancelled => {
+            let state = queue.fail(&claim, "cancelled", Duration::ZERO).await;
+            finish_metrics(&job, "cancelled", started);
+            tracing::info!(?state, "job cancelled while running");
+            return;
+        }
+        Ended::Lost => {
+            finish_metrics(&job, "lost", started);
+            tracing::warn!("job's lease was lost (it ran too long without a heartbeat); stopped");
+            return;
+        }
+        Ended::Released => {
+            let released = queue.release(&claim).await;
+            finish_metrics(&job, "released", started);
+            tracing::info!(?released, "job handed back at shutdown");
+            return;
+        }
+    };
+    record(&*queue, &job, outcome, started).await;
+}
+
+/// Completes the attempt, or fails it with a backoff before the next.
+async fn record(queue: &dyn Queue, job: &Job, outcome: Result<(), String>, started: Instant) {
+    let claim = job.claim();
+    match outcome {
+        Ok(()) => match queue.complete(&claim).await {
+            Ok(true) => finish_metrics(job, "completed", started),
+            Ok(false) => tracing::warn!("job finished after its lease was lost; not recorded"),
+            // Left running: its lease runs out and the leader hands it back for a retry.
+            Err(e) => tracing::warn!(error = %e, "could not record the job as completed"),
+        },
+        Err(error) => match queue.fail(&claim, &error, backoff(job.attempt)).await {
+            Ok(Some(state)) => {
+                tracing::warn!(%error, %state, "job attempt failed");
+                finish_metrics(job, state.as_str(), started);
+            }
+            Ok(None) => tracing::warn!(%error, "job failed after its lease was lost"),
+            Err(e) => tracing::warn!(error = %e, "could not record the job's failure"),
+        },
+    }
+}
+
+fn finish_metrics(job: &Job, outcome: &'static str, started: Instant) {
+    metrics::counter!("tinct_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("tinct_job_duration_seconds", "kind" => job.kind.clone())
+        .record(started.elapsed().as_secs_f64());
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queues(spec: &[(&str, u32)]) -> Vec<(String, u32)> {
+        spec.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect()
+    }
+
+    #[test]
+    fn slots_follow_the_weights() {
+        let mut shares =
+            WeightedShares::new(&queues(&[("critical", 6), ("default", 3), ("low", 1)]));
+        assert_eq!(shares.split(10), [6, 3, 1]);
+        // One slot at a time still adds up to the weights over a round.
+        let mut totals = [0; 3];
+        for _ in 0..20 {
+            for (t, n) in totals.iter_mut().zip(shares.split(1)) {
+                *t += n;
+            }
+        }
+        assert_eq!(totals, [12, 6, 2]);
+        assert_eq!(shares.split(0), [0, 0, 0]);
+    }
+}
