@@ -178,6 +178,18 @@ async fn async_export_matches_the_sync_export(api: &Api) {
     let job = api.wait_for(id, "completed").await;
     assert_eq!(job["kind"], "export");
     assert_eq!(job["attempt"], 1);
+    // Jobs about a design system share its partition, so a busy one cannot starve the others.
+    assert_eq!(job["partitionKey"], "acme");
+    api.call(
+        "node.create",
+        json!({"id": "acme-web", "parent": "acme", "name": "Web"}),
+    )
+    .await
+    .ok();
+    let child = api
+        .export_async(json!({"node": "acme-web", "format": "json"}))
+        .await;
+    assert_eq!(api.job(child).await["partitionKey"], "acme");
     assert!(job["finishedAt"].as_i64().unwrap() >= job["createdAt"].as_i64().unwrap());
     let artifact = &job["artifact"];
     assert_eq!(artifact["url"], json!(format!("/v1/jobs/{id}/artifact")));

@@ -56,6 +56,19 @@ impl Services {
             .map_err(from_store)
     }
 
+    /// The design system (root node) `node` belongs to: jobs about it are partitioned by it, so
+    /// one busy design system cannot starve the others' jobs.
+    pub async fn design_system(
+        &self,
+        store: &dyn StoreRead,
+        node: &str,
+    ) -> Result<String, CommandError> {
+        let lineage = store.lineage(node).await.map_err(from_store)?;
+        Ok(lineage
+            .first()
+            .map_or_else(|| node.to_owned(), |root| root.id.clone()))
+    }
+
     pub async fn begin(&self) -> Result<Box<dyn StoreTx>, CommandError> {
         self.store.begin().await.map_err(from_store)
     }

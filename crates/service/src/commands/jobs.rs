@@ -373,12 +373,14 @@ async fn publish(
         .details(json!({"field": "formats"})));
     }
     let key = format!("snapshot:{}:{}", i.node, formats.join(","));
+    let partition = s.design_system(store, &i.node).await?;
     let job = kinds
         .job(
             artifacts::SNAPSHOT,
             json!({"node": i.node, "formats": formats}),
         )?
-        .unique(key);
+        .unique(key)
+        .partition(partition);
     let done = s.queue.enqueue(&job).await.map_err(from_queue)?;
     s.jobs_wake.notify_one();
     let state = s

@@ -299,10 +299,12 @@ async fn start_export(
     if store.node(&i.node).await.map_err(from_store)?.is_none() {
         return Err(node_not_found(store, &i.node).await);
     }
+    let partition = s.design_system(store, &i.node).await?;
     let job = artifacts::export_job(&artifacts::ExportArgs {
         request: i,
         at_least: ctx.consistency,
-    })?;
+    })?
+    .partition(partition);
     let done = s.queue.enqueue(&job).await.map_err(from_queue)?;
     s.jobs_wake.notify_one();
     Ok(ExportStarted {
