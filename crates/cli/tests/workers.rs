@@ -282,6 +282,48 @@ async fn two_schedulers_one_leads_and_no_firing_is_doubled_or_lost_across_a_fail
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_can_lead_through_a_redis_lease() {
+    let redis = tinct_testkit::Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let server = TinctServer::start_in(
+        Path::new(BIN),
+        dir.path(),
+        &[
+            ("TINCT_LEADER_LEASE", "redis"),
+            ("TINCT_REDIS_URL", url.as_str()),
+            ("TINCT_JOB_POLL_MS", "100"),
+        ],
+    );
+    let made = call(
+        &server.url,
+        "schedule.create",
+        json!({"name": "each-second", "cron": "* * * * * *", "kind": "noop"}),
+    )
+    .await;
+    assert_eq!(made["success"], json!(true), "{made}");
+    let base = server.url.clone();
+    eventually("the Redis-leased scheduler fires", || {
+        let base = base.clone();
+        async move { counter(&base, "tinct_schedule_firings_total", &["each-second"]).await >= 2.0 }
+    })
+    .await;
+    assert_eq!(leader_of(&[&server]).await, Some(0));
+    // Without a Redis URL the setting is refused at start-up, saying what is missing.
+    let out = tinct_testkit::tinct_command(Path::new(BIN), dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TINCT_LEADER_LEASE", "redis")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TINCT_LEADER_LEASE=redis needs TINCT_REDIS_URL"),
+        "{stderr}"
+    );
+}
+
 async fn call(base: &str, command: &str, input: Value) -> Value {
     post_command(base, command, input).await
 }
