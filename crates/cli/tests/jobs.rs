@@ -190,6 +190,17 @@ async fn async_export_matches_the_sync_export(api: &Api) {
         .export_async(json!({"node": "acme-web", "format": "json"}))
         .await;
     assert_eq!(api.job(child).await["partitionKey"], "acme");
+    // The job carries the trace of the request that enqueued it.
+    let started = api
+        .call(
+            "tokens.export",
+            json!({"node": "acme", "format": "json", "async": true}),
+        )
+        .await;
+    let trace = started.body["metadata"]["traceId"].clone();
+    assert!(trace.is_string(), "{}", started.text());
+    let traced = started.ok()["jobId"].as_i64().unwrap();
+    assert_eq!(api.job(traced).await["traceId"], trace);
     assert!(job["finishedAt"].as_i64().unwrap() >= job["createdAt"].as_i64().unwrap());
     let artifact = &job["artifact"];
     assert_eq!(artifact["url"], json!(format!("/v1/jobs/{id}/artifact")));

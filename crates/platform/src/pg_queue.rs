@@ -31,7 +31,7 @@ macro_rules! now {
 macro_rules! job_columns {
     () => {
         "id, kind, args::text AS args, queue, priority, state, run_at, attempt, max_attempts, \
-         unique_key, partition_key, locked_by, locked_until, cancel_requested, \
+         unique_key, partition_key, trace_id, locked_by, locked_until, cancel_requested, \
          errors::text AS errors, created_at, attempted_at, finished_at"
     };
 }
@@ -93,6 +93,7 @@ fn job_from(row: &PgRow) -> QueueResult<Job> {
         max_attempts: row.try_get("max_attempts")?,
         unique_key: row.try_get("unique_key")?,
         partition_key: row.try_get("partition_key")?,
+        trace_id: row.try_get("trace_id")?,
         locked_by: row.try_get("locked_by")?,
         locked_until: row.try_get("locked_until")?,
         cancel_requested: row.try_get("cancel_requested")?,
@@ -116,10 +117,10 @@ pub(crate) async fn insert(conn: &mut PgConnection, job: &NewJob) -> QueueResult
             now!(),
             " + $6) AS at), \
              ins AS (INSERT INTO jobs (kind, args, queue, priority, state, run_at, max_attempts, \
-                     unique_key, partition_key, created_at) \
+                     unique_key, partition_key, trace_id, created_at) \
                  SELECT $1, $2::jsonb, $3, $4, \
                      CASE WHEN r.at > r.now THEN 'scheduled' ELSE 'available' END, \
-                     r.at, $7, $8, $9, r.now FROM r \
+                     r.at, $7, $8, $9, $10, r.now FROM r \
                  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ",
             pending!(),
             " DO NOTHING RETURNING id, queue) \
@@ -134,6 +135,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, job: &NewJob) -> QueueResult
         .bind(job.max_attempts)
         .bind(&job.unique_key)
         .bind(&job.partition_key)
+        .bind(&job.trace_id)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = id {

@@ -192,6 +192,11 @@ fn migrator() -> Migrator {
             "jobs_partitions",
             include_str!("../migrations/postgres/0009_jobs_partitions.sql"),
         ),
+        (
+            10,
+            "job_traces",
+            include_str!("../migrations/postgres/0010_job_traces.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations

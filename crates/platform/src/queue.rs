@@ -145,6 +145,8 @@ pub struct NewJob {
     pub unique_key: Option<String>,
     /// Groups jobs for fair fetching (e.g. the design system).
     pub partition_key: Option<String>,
+    /// The trace of the request that enqueued it; the worker logs the job's attempts under it.
+    pub trace_id: Option<String>,
 }
 
 impl NewJob {
@@ -159,6 +161,7 @@ impl NewJob {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             unique_key: None,
             partition_key: None,
+            trace_id: None,
         }
     }
 
@@ -190,6 +193,11 @@ impl NewJob {
 
     pub fn unique(mut self, key: impl Into<String>) -> Self {
         self.unique_key = Some(key.into());
+        self
+    }
+
+    pub fn trace(mut self, trace_id: impl Into<String>) -> Self {
+        self.trace_id = Some(trace_id.into());
         self
     }
 
@@ -271,6 +279,7 @@ pub struct Job {
     pub max_attempts: i32,
     pub unique_key: Option<String>,
     pub partition_key: Option<String>,
+    pub trace_id: Option<String>,
     pub locked_by: Option<String>,
     pub locked_until: Option<i64>,
     /// A cancel arrived while the job ran; its worker sees it at the next heartbeat.

@@ -134,6 +134,11 @@ fn migrator() -> Migrator {
             "jobs_partitions",
             include_str!("../migrations/sqlite/0009_jobs_partitions.sql"),
         ),
+        (
+            10,
+            "job_traces",
+            include_str!("../migrations/sqlite/0010_job_traces.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations

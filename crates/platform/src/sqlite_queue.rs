@@ -27,7 +27,7 @@ macro_rules! now {
 macro_rules! job_columns {
     () => {
         "id, kind, args, queue, priority, state, run_at, attempt, max_attempts, unique_key, \
-         partition_key, locked_by, locked_until, cancel_requested, errors, created_at, \
+         partition_key, trace_id, locked_by, locked_until, cancel_requested, errors, created_at, \
          attempted_at, finished_at"
     };
 }
@@ -114,6 +114,7 @@ fn job_from(row: &SqliteRow) -> QueueResult<Job> {
         max_attempts: row.try_get("max_attempts")?,
         unique_key: row.try_get("unique_key")?,
         partition_key: row.try_get("partition_key")?,
+        trace_id: row.try_get("trace_id")?,
         locked_by: row.try_get("locked_by")?,
         locked_until: row.try_get("locked_until")?,
         cancel_requested: row.try_get("cancel_requested")?,
@@ -130,9 +131,9 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, job: &NewJob) -> QueueRe
     // `WHERE true` keeps SQLite from reading the upsert's ON as a join constraint.
     let id: Option<i64> = sqlx::query_scalar(concat!(
         "INSERT INTO jobs (kind, args, queue, priority, state, run_at, max_attempts, unique_key, \
-             partition_key, created_at) \
+             partition_key, trace_id, created_at) \
          SELECT ?1, ?2, ?3, ?4, CASE WHEN r.at > r.now THEN 'scheduled' ELSE 'available' END, \
-             r.at, ?7, ?8, ?9, r.now \
+             r.at, ?7, ?8, ?9, ?10, r.now \
          FROM (SELECT ",
         now!(),
         " AS now, coalesce(?5, ",
@@ -151,6 +152,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, job: &NewJob) -> QueueRe
     .bind(job.max_attempts)
     .bind(&job.unique_key)
     .bind(&job.partition_key)
+    .bind(&job.trace_id)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = id {

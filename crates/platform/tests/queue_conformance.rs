@@ -72,6 +72,7 @@ async fn run(queue: &dyn Queue, store: &dyn Store) {
     cancel_and_retry_transitions(queue).await;
     expired_leases_are_rescued(queue).await;
     a_rescued_attempt_cannot_touch_the_next_one(queue).await;
+    the_enqueuing_trace_is_kept(queue).await;
     finished_jobs_are_pruned(queue).await;
     stats_count_due_jobs_per_queue(queue).await;
     transactional_enqueue_commits_with_the_mutation(queue, store).await;
@@ -796,6 +797,29 @@ async fn a_rescued_attempt_cannot_touch_the_next_one(queue: &dyn Queue) {
     let job = get(queue, id).await;
     assert_eq!((job.state, job.attempt), (JobState::Running, 2), "{job:?}");
     assert!(queue.complete(&current.claim()).await.unwrap());
+}
+
+async fn the_enqueuing_trace_is_kept(queue: &dyn Queue) {
+    let traced = enqueue(
+        queue,
+        NewJob::new("k", json!({})).queue("trace").trace("4bf92f35"),
+    )
+    .await;
+    let untraced = enqueue(queue, NewJob::new("k", json!({})).queue("trace")).await;
+    assert_eq!(
+        get(queue, traced).await.trace_id.as_deref(),
+        Some("4bf92f35")
+    );
+    assert_eq!(get(queue, untraced).await.trace_id, None);
+    let fetched = queue.fetch("w1", &queues("trace"), 2, LEASE).await.unwrap();
+    let traces: Vec<Option<&str>> = fetched.iter().map(|j| j.trace_id.as_deref()).collect();
+    assert!(
+        traces.contains(&Some("4bf92f35")) && traces.contains(&None),
+        "{traces:?}"
+    );
+    for job in &fetched {
+        assert!(queue.complete(&job.claim()).await.unwrap());
+    }
 }
 
 async fn finished_jobs_are_pruned(queue: &dyn Queue) {

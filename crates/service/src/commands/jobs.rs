@@ -80,6 +80,8 @@ pub struct JobView {
     pub max_attempts: i32,
     pub unique_key: Option<String>,
     pub partition_key: Option<String>,
+    /// The trace of the request that enqueued it; its attempts log under it.
+    pub trace_id: Option<String>,
     /// The worker running it now.
     pub locked_by: Option<String>,
     /// A cancel arrived while it ran; it stops at its next heartbeat.
@@ -121,6 +123,7 @@ impl JobView {
             max_attempts: job.max_attempts,
             unique_key: job.unique_key,
             partition_key: job.partition_key,
+            trace_id: job.trace_id,
             locked_by: job.locked_by,
             cancel_requested: job.cancel_requested,
             errors: job
@@ -380,7 +383,8 @@ async fn publish(
             json!({"node": i.node, "formats": formats}),
         )?
         .unique(key)
-        .partition(partition);
+        .partition(partition)
+        .trace(ctx.trace_id.clone());
     let done = s.queue.enqueue(&job).await.map_err(from_queue)?;
     s.jobs_wake.notify_one();
     let state = s

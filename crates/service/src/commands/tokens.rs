@@ -304,7 +304,8 @@ async fn start_export(
         request: i,
         at_least: ctx.consistency,
     })?
-    .partition(partition);
+    .partition(partition)
+    .trace(ctx.trace_id.clone());
     let done = s.queue.enqueue(&job).await.map_err(from_queue)?;
     s.jobs_wake.notify_one();
     Ok(ExportStarted {

@@ -215,7 +215,8 @@ async fn fire_due(services: &Services, kinds: &JobKinds, schedule: &Schedule, no
     let job = match kinds.job(&schedule.kind, schedule.args.clone()) {
         Ok(job) => job
             .unique(format!("schedule:{}:{latest}", schedule.name))
-            .run_at(latest),
+            .run_at(latest)
+            .trace(tinct_command::new_trace_id()),
         Err(e) => {
             tracing::warn!(schedule = %schedule.name, error = %e.message, "schedule names a job this process cannot enqueue; skipped");
             let _ = services.schedules.skip_to(&schedule.name, latest).await;
@@ -224,7 +225,7 @@ async fn fire_due(services: &Services, kinds: &JobKinds, schedule: &Schedule, no
     };
     match services.schedules.fire(&schedule.name, latest, &job).await {
         Ok(Some(enqueued)) => {
-            tracing::info!(schedule = %schedule.name, fire_at = latest, job = enqueued.id, "schedule fired");
+            tracing::info!(schedule = %schedule.name, fire_at = latest, job = enqueued.id, trace_id = job.trace_id.as_deref().unwrap_or_default(), "schedule fired");
             metrics::counter!("tinct_schedule_firings_total", "schedule" => schedule.name.clone(), "outcome" => "fired").increment(1);
             true
         }

@@ -108,7 +108,8 @@ pub async fn enqueue_deliveries(
         let job = NewJob::new(DELIVER, serde_json::to_value(&args).unwrap_or_default())
             .max_attempts(MAX_ATTEMPTS)
             // One slow endpoint's backlog does not hold up the others'.
-            .partition(target.id);
+            .partition(target.id)
+            .trace(ctx.trace_id.clone());
         tx.enqueue(&job).await.map_err(from_queue)?;
         enqueued += 1;
     }

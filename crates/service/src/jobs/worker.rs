@@ -242,7 +242,11 @@ async fn run_job(
     lease: Duration,
     stop: watch::Receiver<Stop>,
 ) {
-    let trace_id = tinct_command::new_trace_id();
+    // The enqueuing request's trace, so a change and the work it caused read as one story.
+    let trace_id = job
+        .trace_id
+        .clone()
+        .unwrap_or_else(tinct_command::new_trace_id);
     let span = tracing::info_span!(
         "job",
         id = job.id,
