@@ -82,11 +82,14 @@ pub async fn run(mut app: App) -> Result<(), String> {
     }
     let router = tinct_surfaces::router(&app, lifecycle);
     let draining_jobs = jobs.clone();
+    let first_signal: std::sync::Arc<std::sync::OnceLock<std::time::Instant>> = Default::default();
+    let signalled = first_signal.clone();
     // The shutdown sequence: first signal → draining (readiness 503, requests still served) for
     // `drain` → the listener closes and in-flight requests get `deadline` to finish → exit 0.
     // A second signal at any point stops the process at once.
     let mut sequence = tokio::spawn(async move {
         let first = signals.next().await;
+        let _ = signalled.set(std::time::Instant::now());
         tracing::info!(
             signal = first,
             drain_secs = drain.as_secs(),
@@ -108,6 +111,9 @@ pub async fn run(mut app: App) -> Result<(), String> {
             () = tokio::time::sleep(deadline) => {}
             again = signals.next() => stop_now(again),
         }
+        // Past the deadline (requests or jobs still running): a further signal still stops at once.
+        let again = signals.next().await;
+        stop_now(again);
     });
     let mut stopped = stopping;
     let stopped = async move {
@@ -124,11 +130,17 @@ pub async fn run(mut app: App) -> Result<(), String> {
             );
         }
     }
-    sequence.abort();
-    let _ = sequence.await;
-    if let Ok(jobs) = std::sync::Arc::try_unwrap(jobs) {
-        jobs.shutdown(deadline).await;
+    // Running jobs get what is left of drain + deadline since the first signal (they stopped
+    // taking new work then), so the whole stop fits the orchestrator's grace period; the
+    // sequence still answers a second signal meanwhile.
+    let grace = first_signal.get().map_or(deadline, |at| {
+        (drain + deadline).saturating_sub(at.elapsed())
+    });
+    tokio::select! {
+        () = jobs.shutdown(grace) => {}
+        _ = &mut sequence => {}
     }
+    sequence.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -532,6 +532,33 @@ async fn read_open_lets_anyone_read_and_only_token_holders_write() {
         .await;
     assert_eq!(read.ok()["tokens"][PATH]["value"], "#123456");
 
+    // Reads that need more than tokens:read (webhook URLs) still need a token.
+    let hidden = api.call("webhook.list", json!({}), None).await;
+    hidden.unauthorized("missing", "changes need a token");
+    api.call("webhook.list", json!({}), Some(&writer))
+        .await
+        .ok();
+
+    // A shared cache may keep an anonymous export, never one fetched with a token.
+    let export = format!("{}/v1/nodes/{THEME}/export.css", api.url());
+    let cache_control = |response: reqwest::Response| {
+        assert_eq!(response.status(), 200);
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let anonymous = cache_control(reqwest::get(&export).await.unwrap());
+    assert!(anonymous.starts_with("public, max-age="), "{anonymous}");
+    let authorised = reqwest::Client::new()
+        .get(&export)
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .unwrap();
+    let authorised = cache_control(authorised);
+    assert!(authorised.starts_with("private, max-age="), "{authorised}");
+
     // Anonymous live updates are reads too.
     let ws = format!("{}/v1/ws", api.url().replace("http://", "ws://"));
     let mut socket = ws_connect(&ws, None).await.expect("anonymous WebSocket");

@@ -324,6 +324,60 @@ async fn the_scheduler_can_lead_through_a_redis_lease() {
     );
 }
 
+#[tokio::test]
+async fn cleanup_prunes_finished_jobs_after_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TinctServer::start_in(
+        Path::new(BIN),
+        dir.path(),
+        &[
+            ("TINCT_JOB_POLL_MS", "100"),
+            ("TINCT_JOB_RETENTION_SECS", "0"),
+        ],
+    );
+    let base = server.url.clone();
+    let made = call(
+        &base,
+        "schedule.create",
+        json!({"name": "each-second", "cron": "* * * * * *", "kind": "noop"}),
+    )
+    .await;
+    assert_eq!(made["success"], json!(true), "{made}");
+    let first = {
+        let base = base.clone();
+        let mut id = None;
+        for _ in 0..200 {
+            let listed = call(
+                &base,
+                "jobs.list",
+                json!({"kind": "noop", "state": "completed"}),
+            )
+            .await;
+            id = listed["data"]["jobs"][0]["id"].as_i64();
+            if id.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        id.expect("a noop job completed")
+    };
+    let cleanup = call(
+        &base,
+        "schedule.create",
+        json!({"name": "cleanup-now", "cron": "* * * * * *", "kind": "maintenance.cleanup"}),
+    )
+    .await;
+    assert_eq!(cleanup["success"], json!(true), "{cleanup}");
+    eventually("the finished job is pruned", || {
+        let base = base.clone();
+        async move {
+            let got = call(&base, "jobs.get", json!({"id": first})).await;
+            got["error"]["code"] == json!("NOT_FOUND")
+        }
+    })
+    .await;
+}
+
 async fn call(base: &str, command: &str, input: Value) -> Value {
     post_command(base, command, input).await
 }
@@ -356,6 +410,11 @@ async fn bad_schedules_get_clear_errors_and_change_nothing() {
             json!({"name": "x", "cron": "0 3 * * *", "kind": "sleep", "args": {"seconds": 1}}),
             "",
             "args for job kind 'sleep' are invalid",
+        ),
+        (
+            json!({"name": "x", "cron": "0 3 * * *", "kind": "webhook.deliver", "args": {}}),
+            "kind",
+            "job kind 'webhook.deliver' is internal",
         ),
         (
             json!({"name": "has space", "cron": "0 3 * * *", "kind": "noop"}),

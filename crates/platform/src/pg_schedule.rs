@@ -84,7 +84,7 @@ impl Schedules for PgSchedules {
             now!(),
             ") ON CONFLICT (name) DO UPDATE SET \
                  last_fire_at = CASE WHEN schedules.cron = excluded.cron \
-                     THEN schedules.last_fire_at END, \
+                     THEN schedules.last_fire_at ELSE excluded.created_at END, \
                  cron = excluded.cron, kind = excluded.kind, args = excluded.args, \
                  missed = excluded.missed, source = excluded.source \
              RETURNING ",

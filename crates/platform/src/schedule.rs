@@ -86,7 +86,8 @@ pub trait Schedules: Send + Sync {
     /// Stores a new schedule; `Ok(None)` when the name is taken.
     async fn create(&self, schedule: &NewSchedule) -> QueueResult<Option<Schedule>>;
     /// Creates or updates (cron, kind, args, policy) a schedule, keeping its last firing when the
-    /// cron is unchanged.
+    /// cron is unchanged; a changed cron counts firings from now (a time the old cron already
+    /// fired is never fired again).
     async fn upsert(&self, schedule: &NewSchedule) -> QueueResult<Schedule>;
     async fn get(&self, name: &str) -> QueueResult<Option<Schedule>>;
     /// Every schedule, by name.

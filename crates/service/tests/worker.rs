@@ -262,3 +262,29 @@ async fn busy_queues_share_the_workers_by_weight() {
     assert!(critical > low && low >= 1, "critical {critical}, low {low}");
     pool.shutdown(Duration::ZERO).await;
 }
+
+#[tokio::test]
+async fn free_slots_go_to_a_queue_that_had_no_share_this_round() {
+    let f = fixture().await;
+    for _ in 0..5 {
+        f.enqueue(NewJob::new("long", json!({"ms": 60_000})).queue("low"))
+            .await;
+    }
+    // Two slots split 6:3:1 give "low" nothing in the first round; the empty queues' slots must
+    // still reach it.
+    let pool = f.start(&[("critical", 6), ("default", 3), ("low", 1)], 2);
+    let running = JobFilter {
+        state: Some(JobState::Running),
+        ..JobFilter::default()
+    };
+    let start = Instant::now();
+    loop {
+        let jobs = f.queue.list(&running, None, 100).await.unwrap();
+        if jobs.len() == 2 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{jobs:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.shutdown(Duration::ZERO).await;
+}

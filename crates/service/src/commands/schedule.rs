@@ -121,7 +121,7 @@ pub fn defs(s: &Arc<Services>, kinds: &Arc<JobKinds>) -> Vec<CommandDef> {
                         })?,
                     };
                     let args = if i.args.is_null() { json!({}) } else { i.args };
-                    kinds.job(&i.kind, args.clone())?;
+                    kinds.schedulable(&i.kind, args.clone())?;
                     let created = s
                         .schedules
                         .create(&NewSchedule {

@@ -183,6 +183,8 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
             },
         )
         .cache(CachePolicy::Never)
+        // URLs are often secret themselves: who can make webhooks can see them.
+        .scopes(&["tokens:write"])
         .tags(&["webhooks"])
         .example("all", json!({}))
         .example("on a node", json!({"node": "acme"})),
@@ -226,6 +228,7 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
             },
         )
         .cache(CachePolicy::Never)
+        .scopes(&["tokens:write"])
         .tags(&["webhooks"])
         .example("latest attempts", json!({"id": "wh_0123456789abcdef", "limit": 20})),
     ]

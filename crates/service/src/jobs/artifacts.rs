@@ -145,7 +145,9 @@ pub fn defs(
             },
         )
         .max_attempts(EXPORT_ATTEMPTS)
-        .timeout(Duration::from_secs(300)),
+        .timeout(Duration::from_secs(300))
+        // Its file is only reachable through the job that made it: tokens.export {async: true}.
+        .internal(),
         JobDef::new(
             SNAPSHOT,
             "args {\"node\": \"<id>\", \"formats\": [\"css\", \"json\", …]} — publishes immutable \
@@ -300,11 +302,22 @@ async fn run_cleanup(
             break;
         }
     }
+    // The delivery log is kept as long as finished jobs.
+    let before = now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+    let mut deliveries = 0;
+    loop {
+        let done = s.webhooks.prune_deliveries(before, KEY_BATCH).await?;
+        deliveries += done;
+        if done < u64::from(KEY_BATCH) {
+            break;
+        }
+    }
     tracing::info!(
         job = job.id,
         jobs,
         blobs,
         keys = keys_pruned,
+        deliveries,
         "maintenance cleanup"
     );
     Ok(())

@@ -61,6 +61,9 @@ pub struct JobDef {
     /// One attempt gets this long; then it fails ("timed out") and is retried with backoff.
     pub timeout: Duration,
     pub max_attempts: i32,
+    /// Whether schedules may enqueue it (internal kinds, such as webhook deliveries, are only
+    /// enqueued by tinct itself).
+    pub schedulable: bool,
     run: Run,
     check: Check,
 }
@@ -91,6 +94,7 @@ impl JobDef {
             queue: DEFAULT_QUEUE.to_owned(),
             timeout: Duration::from_secs(60),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            schedulable: true,
             run: Arc::new(move |args, ctx| {
                 let handler = handler.clone();
                 Box::pin(async move {
@@ -120,6 +124,12 @@ impl JobDef {
 
     pub fn max_attempts(mut self, max_attempts: i32) -> Self {
         self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Only tinct itself enqueues it: schedules may not.
+    pub fn internal(mut self) -> Self {
+        self.schedulable = false;
         self
     }
 
@@ -177,6 +187,24 @@ impl JobKinds {
         Ok(NewJob::new(kind, args)
             .queue(def.queue.clone())
             .max_attempts(def.max_attempts))
+    }
+
+    /// [`JobKinds::job`] for a schedule: internal kinds are refused.
+    pub fn schedulable(&self, kind: &str, args: Value) -> Result<NewJob, CommandError> {
+        if self.get(kind).is_some_and(|def| !def.schedulable) {
+            let allowed: Vec<&str> = self
+                .iter()
+                .filter(|d| d.schedulable)
+                .map(|d| d.kind.as_str())
+                .collect();
+            return Err(CommandError::new(
+                ErrorCode::ValidationError,
+                format!("job kind '{kind}' is internal: only tinct itself enqueues it"),
+            )
+            .suggest(format!("Schedule one of: {}.", allowed.join(", ")))
+            .details(serde_json::json!({"field": "kind", "schedulable": allowed})));
+        }
+        self.job(kind, args)
     }
 
     /// The error for a kind this process does not know.

@@ -3,7 +3,7 @@
 //! role: each instance's `/metrics` shows the cluster's backlog).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -17,10 +17,11 @@ use crate::services::Services;
 /// How often the queue-depth gauges are refreshed.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
+/// Shared by the shutdown sequence (which drains it) and `serve` (which stops it).
 pub struct JobRuntime {
-    worker: Option<WorkerPool>,
-    scheduler: Option<Scheduler>,
-    tasks: Vec<JoinHandle<()>>,
+    worker: Mutex<Option<WorkerPool>>,
+    scheduler: Mutex<Option<Scheduler>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl JobRuntime {
@@ -41,13 +42,23 @@ impl JobRuntime {
                     services.jobs_wake.clone(),
                 ));
             }
+            let queues = config.worker_queue_weights().map_err(|e| e.to_string())?;
+            for def in kinds.iter() {
+                if !queues.iter().any(|(name, _)| *name == def.queue) {
+                    tracing::warn!(
+                        kind = %def.kind,
+                        queue = %def.queue,
+                        "this worker does not serve the queue of this job kind (worker_queues); make sure another worker does"
+                    );
+                }
+            }
             Some(WorkerPool::start(
                 services.queue.clone(),
                 kinds.clone(),
                 services.jobs_wake.clone(),
                 WorkerConfig {
                     name: services.instance.clone(),
-                    queues: config.worker_queue_weights().map_err(|e| e.to_string())?,
+                    queues,
                     concurrency: config.worker_concurrency as usize,
                     lease: Duration::from_millis(config.job_lease_ms),
                     poll: Duration::from_millis(config.job_poll_ms),
@@ -70,31 +81,41 @@ impl JobRuntime {
             None
         };
         Ok(JobRuntime {
-            worker,
-            scheduler,
-            tasks,
+            worker: Mutex::new(worker),
+            scheduler: Mutex::new(scheduler),
+            tasks: Mutex::new(tasks),
         })
     }
 
     /// Takes no new jobs from now on (running ones go on until `shutdown`).
     pub fn drain(&self) {
-        if let Some(worker) = &self.worker {
+        if let Some(worker) = lock(&self.worker).as_ref() {
             worker.drain();
         }
     }
 
-    /// Gives running jobs `grace` to finish, hands the rest back, and gives up leadership.
-    pub async fn shutdown(self, grace: Duration) {
-        if let Some(scheduler) = self.scheduler {
+    /// Gives running jobs `grace` to finish, hands the rest back, and gives up leadership. Once:
+    /// later calls find nothing left to stop.
+    pub async fn shutdown(&self, grace: Duration) {
+        let scheduler = lock(&self.scheduler).take();
+        if let Some(scheduler) = scheduler {
             scheduler.shutdown().await;
         }
-        if let Some(worker) = self.worker {
+        let worker = lock(&self.worker).take();
+        if let Some(worker) = worker {
             worker.shutdown(grace).await;
         }
-        for task in self.tasks {
+        for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
     }
+}
+
+/// The lock, even if a panic poisoned it (what it guards stays usable).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Keeps `tinct_queue_depth` and `tinct_queue_oldest_job_seconds` per queue up to date; a queue

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tinct_platform::{Leadership, NewSchedule, Schedule, ScheduleSource};
+use tinct_platform::{Leadership, NewJob, NewSchedule, Schedule, ScheduleSource};
 use tokio::task::JoinHandle;
 
 use super::JobKinds;
@@ -86,7 +86,7 @@ fn checked(kinds: &JobKinds, s: &ScheduleConfig) -> Result<NewSchedule, String> 
     check_name(&s.name).map_err(context)?;
     CronExpr::parse(&s.cron).map_err(context)?;
     kinds
-        .job(&s.kind, s.args.clone())
+        .schedulable(&s.kind, s.args.clone())
         .map_err(|e| context(e.message))?;
     Ok(NewSchedule {
         name: s.name.clone(),
@@ -212,17 +212,22 @@ async fn fire_due(services: &Services, kinds: &JobKinds, schedule: &Schedule, no
         metrics::counter!("tinct_schedule_firings_total", "schedule" => schedule.name.clone(), "outcome" => "skipped").increment(1);
         return false;
     }
-    let job = match kinds.job(&schedule.kind, schedule.args.clone()) {
-        Ok(job) => job
-            .unique(format!("schedule:{}:{latest}", schedule.name))
-            .run_at(latest)
-            .trace(tinct_command::new_trace_id()),
-        Err(e) => {
-            tracing::warn!(schedule = %schedule.name, error = %e.message, "schedule names a job this process cannot enqueue; skipped");
-            let _ = services.schedules.skip_to(&schedule.name, latest).await;
-            return false;
-        }
-    };
+    let job = match kinds.get(&schedule.kind) {
+        Some(_) => match kinds.job(&schedule.kind, schedule.args.clone()) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(schedule = %schedule.name, error = %e.message, "schedule's args do not fit its job kind; firing skipped");
+                let _ = services.schedules.skip_to(&schedule.name, latest).await;
+                return false;
+            }
+        },
+        // A kind only a newer version knows (a rolling deploy): enqueue it anyway; workers that
+        // know it run it, the others hand it on.
+        None => NewJob::new(schedule.kind.clone(), schedule.args.clone()),
+    }
+    .unique(format!("schedule:{}:{latest}", schedule.name))
+    .run_at(latest)
+    .trace(tinct_command::new_trace_id());
     match services.schedules.fire(&schedule.name, latest, &job).await {
         Ok(Some(enqueued)) => {
             tracing::info!(schedule = %schedule.name, fire_at = latest, job = enqueued.id, trace_id = job.trace_id.as_deref().unwrap_or_default(), "schedule fired");

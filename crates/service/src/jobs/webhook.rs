@@ -214,7 +214,8 @@ impl Deliverer {
         }
         match outcome.error {
             None => Ok(()),
-            Some(error) => Err(JobFailure::new(format!("{}: {error}", hook.url))),
+            // The URL stays in the delivery log: job errors are readable more widely.
+            Some(error) => Err(JobFailure::new(format!("webhook {}: {error}", hook.id))),
         }
     }
 
@@ -231,7 +232,7 @@ impl Deliverer {
         let breaker = self.breaker(&origin);
         let Some(permit) = breaker.try_acquire() else {
             return failed(format!(
-                "breaker open: {origin} failed repeatedly, so it was not called; retried after the cool-down"
+                "breaker open: the endpoint failed repeatedly, so it was not called; retried after the cool-down"
             ));
         };
         let mut body = event;
@@ -285,6 +286,7 @@ impl Deliverer {
             }
             Err(e) => {
                 permit.failure();
+                let e = e.without_url();
                 let why = if e.is_timeout() {
                     format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
                 } else if e.is_connect() {
@@ -335,7 +337,9 @@ pub fn defs(deliverer: Arc<Deliverer>) -> Vec<JobDef> {
         )
         .max_attempts(MAX_ATTEMPTS)
         // The request's own timeout ends an attempt first; this bounds the bookkeeping too.
-        .timeout(REQUEST_TIMEOUT * 3),
+        .timeout(REQUEST_TIMEOUT * 3)
+        // A scheduled delivery would be a signed event that never happened.
+        .internal(),
     ]
 }
 

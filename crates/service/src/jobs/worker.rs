@@ -124,7 +124,12 @@ async fn fetch_loop(
         // Drained (or failing): wait for a wake-up or the poll. Full: wait for a slot.
         let idle = fetched < free || failed;
         tokio::select! {
-            _ = stopping.changed() => {}
+            changed = stopping.changed() => {
+                // The pool's handle is gone without a shutdown: stop as if drained.
+                if changed.is_err() {
+                    break;
+                }
+            }
             Some(_) = running.join_next(), if !running.is_empty() => {}
             _ = wake.notified(), if idle && !failed => {}
             _ = tokio::time::sleep(config.poll), if idle => {}
@@ -138,8 +143,9 @@ async fn fetch_loop(
     tracing::info!(worker = %config.name, "worker stopped");
 }
 
-/// Fetches up to `free` jobs: first each queue's weighted share, then whatever is left over from
-/// queues that had more.
+/// Fetches up to `free` jobs: first each queue's weighted share, then what is left over from every
+/// queue that did not come back short (queues that had no share this round included), so no slot
+/// idles while any queue has work.
 async fn fetch(
     queue: &dyn Queue,
     config: &WorkerConfig,
@@ -148,18 +154,19 @@ async fn fetch(
 ) -> tinct_platform::QueueResult<Vec<Job>> {
     let wanted = shares.split(free);
     let mut jobs = Vec::with_capacity(free);
-    let mut full = Vec::new();
+    let mut may_have_more = Vec::new();
     for (name, share) in config.queues.iter().map(|(n, _)| n).zip(wanted) {
         if share == 0 {
+            may_have_more.push(name);
             continue;
         }
         let got = fetch_from(queue, config, name, share).await?;
         if got.len() == share {
-            full.push(name);
+            may_have_more.push(name);
         }
         jobs.extend(got);
     }
-    for name in full {
+    for name in may_have_more {
         let left = free - jobs.len();
         if left == 0 {
             break;
@@ -230,6 +237,8 @@ enum Ended {
     Panicked(String),
     Cancelled,
     Lost,
+    /// Heartbeats failed for most of the lease: stopped before another worker takes the job.
+    Unrenewed,
     Released,
 }
 
@@ -289,26 +298,38 @@ async fn run_attempt(
         worker: claim.worker.clone(),
         trace_id,
     };
-    let work = AssertUnwindSafe(def.run(&job, ctx)).catch_unwind();
-    tokio::pin!(work);
+    // The handler runs as its own task, so a slow heartbeat never pauses it; it is aborted when
+    // the attempt ends any other way.
+    let mut work = tokio::spawn(AssertUnwindSafe(def.run(&job, ctx)).catch_unwind());
     let deadline = tokio::time::sleep(def.timeout);
     tokio::pin!(deadline);
     let beat_every = (lease / 3).max(Duration::from_millis(10));
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The lease was taken at fetch; past two thirds of it without a renewal, another worker may
+    // soon be handed the job, so this attempt stops rather than run twice.
+    let mut renewed = Instant::now();
+    let give_up_after = lease.mul_f64(2.0 / 3.0);
     let ended = loop {
         tokio::select! {
             result = &mut work => break match result {
-                Ok(done) => Ended::Done(done),
-                Err(panic) => Ended::Panicked(panic_message(&*panic)),
+                Ok(Ok(done)) => Ended::Done(done),
+                Ok(Err(panic)) => Ended::Panicked(panic_message(&*panic)),
+                Err(e) => Ended::Panicked(e.to_string()),
             },
             _ = &mut deadline => break Ended::TimedOut,
-            _ = beat.tick() => match queue.heartbeat(&claim, lease).await {
-                Ok(Heartbeat::Held) => {}
-                Ok(Heartbeat::CancelRequested) => break Ended::Cancelled,
-                Ok(Heartbeat::Lost) => break Ended::Lost,
-                // The lease may still hold; the next beat tries again.
-                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-            },
+            _ = beat.tick() => {
+                match tokio::time::timeout(beat_every, queue.heartbeat(&claim, lease)).await {
+                    Ok(Ok(Heartbeat::Held)) => renewed = Instant::now(),
+                    Ok(Ok(Heartbeat::CancelRequested)) => break Ended::Cancelled,
+                    Ok(Ok(Heartbeat::Lost)) => break Ended::Lost,
+                    Ok(Err(e)) => tracing::warn!(error = %e, "heartbeat failed"),
+                    Err(_) => tracing::warn!("heartbeat took longer than its interval"),
+                }
+                if renewed.elapsed() >= give_up_after {
+                    break Ended::Unrenewed;
+                }
+            }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() == Stop::Release {
                     break Ended::Released;
@@ -316,6 +337,7 @@ async fn run_attempt(
             }
         }
     };
+    work.abort();
     let outcome = match ended {
         Ended::Done(Ok(())) => Ok(()),
         Ended::Done(Err(failure)) => Err(failure.0),
@@ -334,6 +356,13 @@ async fn run_attempt(
         Ended::Lost => {
             finish_metrics(&job, "lost", started);
             tracing::warn!("job's lease was lost (it ran too long without a heartbeat); stopped");
+            return;
+        }
+        Ended::Unrenewed => {
+            finish_metrics(&job, "lost", started);
+            tracing::warn!(
+                "could not renew the job's lease for two thirds of it; stopped so it cannot run twice (the leader hands it back when the lease runs out)"
+            );
             return;
         }
         Ended::Released => {

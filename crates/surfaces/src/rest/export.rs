@@ -45,7 +45,11 @@ pub async fn export_file(
     insert(
         &mut out,
         "cache-control",
-        &format!("public, max-age={}", state.export_max_age.as_secs()),
+        &format!(
+            "{}, max-age={}",
+            cache_scope(&headers),
+            state.export_max_age.as_secs()
+        ),
     );
     insert(&mut out, TRACE_HEADER, &result.metadata.trace_id);
     if etag_matches(&headers, &etag) {
@@ -53,6 +57,16 @@ pub async fn export_file(
     }
     insert(&mut out, "content-type", &file.content_type);
     (StatusCode::OK, out, file.content).into_response()
+}
+
+/// `public` for an anonymous request; `private` when it carried credentials, so a shared cache
+/// never hands an authorised answer to someone else.
+pub fn cache_scope(request: &HeaderMap) -> &'static str {
+    if request.contains_key(axum::http::header::AUTHORIZATION) {
+        "private"
+    } else {
+        "public"
+    }
 }
 
 /// The parts of `tokens.export`'s output the file route serves.

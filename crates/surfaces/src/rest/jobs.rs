@@ -20,10 +20,11 @@ use tinct_service::jobs::artifacts::{artifact_key, snapshot_key, status_url};
 
 use super::RestState;
 use super::call::{TRACE_HEADER, context_or_return, early_error, envelope, insert};
-use super::export::etag_matches;
+use super::export::{cache_scope, etag_matches};
 
-/// Snapshots never change: a year, and `immutable` so browsers do not even revalidate.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Snapshots never change: a year, and `immutable` so browsers do not even revalidate (behind
+/// `public` or `private`, see [`cache_scope`]).
+const IMMUTABLE: &str = "max-age=31536000, immutable";
 /// A job's file is private to its callers and goes away with the job: revalidate every time.
 const ARTIFACT_CACHE: &str = "private, no-cache";
 
@@ -198,7 +199,8 @@ pub async fn snapshot_file(
         .details(json!({"node": node, "version": version, "file": name}));
         return early_error(&state, &ctx, "snapshots.list", e);
     };
-    file(&headers, &result.metadata.trace_id, blob, IMMUTABLE)
+    let cache_control = format!("{}, {IMMUTABLE}", cache_scope(&headers));
+    file(&headers, &result.metadata.trace_id, blob, &cache_control)
 }
 
 fn unavailable(reason: String) -> CommandError {
