@@ -306,6 +306,28 @@ impl Queue for PgQueue {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn complete_many(&self, claims: &[Claim]) -> QueueResult<Vec<i64>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = claims.iter().map(|c| c.id).collect();
+        let workers: Vec<&str> = claims.iter().map(|c| c.worker.as_str()).collect();
+        let attempts: Vec<i32> = claims.iter().map(|c| c.attempt).collect();
+        Ok(sqlx::query_scalar(concat!(
+            "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
+             finished_at = ",
+            now!(),
+            " FROM unnest($1::bigint[], $2::text[], $3::int[]) AS c(id, worker, attempt) \
+             WHERE jobs.id = c.id AND jobs.locked_by = c.worker AND jobs.attempt = c.attempt \
+             AND jobs.state = 'running' RETURNING jobs.id"
+        ))
+        .bind(&ids)
+        .bind(&workers)
+        .bind(&attempts)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn release(&self, claim: &Claim) -> QueueResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE jobs SET \

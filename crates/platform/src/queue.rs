@@ -387,6 +387,9 @@ pub trait Queue: Send + Sync {
     async fn heartbeat(&self, claim: &Claim, lease: Duration) -> QueueResult<Heartbeat>;
     /// Marks the claimed attempt completed; false when the claim no longer holds.
     async fn complete(&self, claim: &Claim) -> QueueResult<bool>;
+    /// [`Queue::complete`] for many attempts in one statement (a worker's finished jobs, batched);
+    /// returns the ids whose claim still held, in no particular order.
+    async fn complete_many(&self, claims: &[Claim]) -> QueueResult<Vec<i64>>;
     /// Hands an unfinished claimed attempt back at once, the attempt not counted (a graceful
     /// stop); a job with a cancel request ends cancelled. False when the claim no longer holds.
     async fn release(&self, claim: &Claim) -> QueueResult<bool>;

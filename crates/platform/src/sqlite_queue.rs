@@ -281,6 +281,30 @@ impl Queue for SqliteQueue {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn complete_many(&self, claims: &[Claim]) -> QueueResult<Vec<i64>> {
+        // One transaction on the single writer: one commit (one fsync) for the batch.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut done = Vec::with_capacity(claims.len());
+        for claim in claims {
+            let completed = sqlx::query(concat!(
+                "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
+                 finished_at = ",
+                now!(),
+                " WHERE id = ?1 AND locked_by = ?2 AND attempt = ?3 AND state = 'running'"
+            ))
+            .bind(claim.id)
+            .bind(&claim.worker)
+            .bind(claim.attempt)
+            .execute(&mut *tx)
+            .await?;
+            if completed.rows_affected() == 1 {
+                done.push(claim.id);
+            }
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
     async fn release(&self, claim: &Claim) -> QueueResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE jobs SET \

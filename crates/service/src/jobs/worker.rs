@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use tinct_platform::{Heartbeat, Job, Queue, backoff};
-use tokio::sync::{Notify, watch};
+use tinct_platform::{Claim, Heartbeat, Job, Queue, backoff};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
@@ -88,6 +88,13 @@ async fn fetch_loop(
     let mut running: JoinSet<()> = JoinSet::new();
     let mut shares = WeightedShares::new(&config.queues);
     let mut stopping = stop.clone();
+    let (finished, to_complete) = mpsc::unbounded_channel();
+    let completer = tokio::spawn(complete_in_batches(queue.clone(), to_complete));
+    // Queues that came back short: left out of the weighted pass until the next poll interval.
+    let mut short = vec![false; config.queues.len()];
+    let mut short_since = Instant::now();
+    // While busy, refill once a few slots are free rather than one query per finished job.
+    let refill_at = config.concurrency.div_ceil(4).max(1);
     tracing::info!(
         worker = %config.name,
         queues = ?config.queues,
@@ -98,11 +105,17 @@ async fn fetch_loop(
         if *stop.borrow() != Stop::Run {
             break;
         }
+        while running.try_join_next().is_some() {}
         let free = config.concurrency.saturating_sub(running.len());
+        if short_since.elapsed() >= config.poll {
+            short.fill(false);
+            short_since = Instant::now();
+        }
         let mut fetched = 0;
         let mut failed = false;
-        if free > 0 {
-            match fetch(&*queue, &config, &mut shares, free).await {
+        let worth_a_fetch = free >= refill_at || running.is_empty();
+        if free > 0 && worth_a_fetch {
+            match fetch(&*queue, &config, &mut shares, &mut short, free).await {
                 Ok(jobs) => {
                     fetched = jobs.len();
                     for job in jobs {
@@ -112,6 +125,7 @@ async fn fetch_loop(
                             job,
                             config.lease,
                             stop.clone(),
+                            finished.clone(),
                         ));
                     }
                 }
@@ -121,8 +135,8 @@ async fn fetch_loop(
                 }
             }
         }
-        // Drained (or failing): wait for a wake-up or the poll. Full: wait for a slot.
-        let idle = fetched < free || failed;
+        // Drained (or failing): wait for a wake-up or the poll. Busy: wait for a slot.
+        let idle = (worth_a_fetch && fetched < free) || failed;
         tokio::select! {
             changed = stopping.changed() => {
                 // The pool's handle is gone without a shutdown: stop as if drained.
@@ -140,6 +154,9 @@ async fn fetch_loop(
         tracing::info!(jobs = left, "worker stopping: waiting for running jobs");
     }
     while running.join_next().await.is_some() {}
+    // Every job task has ended: the completer records what is left and stops.
+    drop(finished);
+    let _ = completer.await;
     tracing::info!(worker = %config.name, "worker stopped");
 }
 
@@ -150,28 +167,30 @@ async fn fetch(
     queue: &dyn Queue,
     config: &WorkerConfig,
     shares: &mut WeightedShares,
+    short: &mut [bool],
     free: usize,
 ) -> tinct_platform::QueueResult<Vec<Job>> {
     let wanted = shares.split(free);
     let mut jobs = Vec::with_capacity(free);
     let mut may_have_more = Vec::new();
-    for (name, share) in config.queues.iter().map(|(n, _)| n).zip(wanted) {
-        if share == 0 {
-            may_have_more.push(name);
+    for (i, ((name, _), share)) in config.queues.iter().zip(wanted).enumerate() {
+        if share == 0 || short[i] {
+            // Its share (if any) goes to the remainder pass below.
+            may_have_more.push(name.clone());
             continue;
         }
-        let got = fetch_from(queue, config, name, share).await?;
+        let got = fetch_from(queue, config, std::slice::from_ref(name), share).await?;
         if got.len() == share {
-            may_have_more.push(name);
+            may_have_more.push(name.clone());
+        } else {
+            short[i] = true;
         }
         jobs.extend(got);
     }
-    for name in may_have_more {
-        let left = free - jobs.len();
-        if left == 0 {
-            break;
-        }
-        jobs.extend(fetch_from(queue, config, name, left).await?);
+    let left = free - jobs.len();
+    if left > 0 && !may_have_more.is_empty() {
+        // One query over every queue that may have more, in priority then age order.
+        jobs.extend(fetch_from(queue, config, &may_have_more, left).await?);
     }
     Ok(jobs)
 }
@@ -179,17 +198,64 @@ async fn fetch(
 async fn fetch_from(
     queue: &dyn Queue,
     config: &WorkerConfig,
-    name: &str,
+    queues: &[String],
     limit: usize,
 ) -> tinct_platform::QueueResult<Vec<Job>> {
     queue
         .fetch(
             &config.name,
-            std::slice::from_ref(&name.to_owned()),
+            queues,
             u32::try_from(limit).unwrap_or(u32::MAX),
             config.lease,
         )
         .await
+}
+
+/// A finished attempt waiting to be recorded as completed.
+struct Finished {
+    claim: Claim,
+    kind: String,
+    started: Instant,
+}
+
+/// Most completions recorded in one statement.
+const COMPLETE_BATCH: usize = 200;
+
+/// Records completions in batches: whatever finished while the previous batch was written goes
+/// in the next statement, so a busy worker writes one statement per batch, not per job. A batch
+/// lost to a crash before it is written is run again after its leases expire (at least once).
+async fn complete_in_batches(
+    queue: Arc<dyn Queue>,
+    mut finished: mpsc::UnboundedReceiver<Finished>,
+) {
+    let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+    while let Some(first) = finished.recv().await {
+        batch.push(first);
+        while batch.len() < COMPLETE_BATCH {
+            match finished.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let claims: Vec<Claim> = batch.iter().map(|f| f.claim.clone()).collect();
+        match queue.complete_many(&claims).await {
+            Ok(done) => {
+                let done: std::collections::HashSet<i64> = done.into_iter().collect();
+                for f in batch.drain(..) {
+                    if done.contains(&f.claim.id) {
+                        finish_metrics(&f.kind, "completed", f.started);
+                    } else {
+                        tracing::warn!(id = f.claim.id, kind = %f.kind, "job finished after its lease was lost; not recorded");
+                    }
+                }
+            }
+            Err(e) => {
+                // Left running: their leases run out and the leader hands them back for a retry.
+                tracing::warn!(error = %e, jobs = batch.len(), "could not record finished jobs as completed");
+                batch.clear();
+            }
+        }
+    }
 }
 
 /// Splits a number of free slots across queues by weight, smoothly: over many splits each queue
@@ -250,6 +316,7 @@ async fn run_job(
     job: Job,
     lease: Duration,
     stop: watch::Receiver<Stop>,
+    finished: mpsc::UnboundedSender<Finished>,
 ) {
     // The enqueuing request's trace, so a change and the work it caused read as one story.
     let trace_id = job
@@ -263,7 +330,7 @@ async fn run_job(
         attempt = job.attempt,
         trace_id = %trace_id
     );
-    run_attempt(queue, kinds, job, lease, stop, trace_id)
+    run_attempt(queue, kinds, job, lease, stop, trace_id, finished)
         .instrument(span)
         .await;
 }
@@ -275,6 +342,7 @@ async fn run_attempt(
     lease: Duration,
     mut stop: watch::Receiver<Stop>,
     trace_id: String,
+    finished: mpsc::UnboundedSender<Finished>,
 ) {
     let claim = job.claim();
     let started = Instant::now();
@@ -287,7 +355,7 @@ async fn run_attempt(
             kinds.names().collect::<Vec<_>>().join(", ")
         );
         tracing::warn!(%error, "unknown job kind");
-        record(&*queue, &job, Err(error), started).await;
+        fail(&*queue, &job, error, started).await;
         return;
     };
     let ctx = JobCtx {
@@ -349,17 +417,17 @@ async fn run_attempt(
         Ended::Panicked(message) => Err(format!("the handler panicked: {message}")),
         Ended::Cancelled => {
             let state = queue.fail(&claim, "cancelled", Duration::ZERO).await;
-            finish_metrics(&job, "cancelled", started);
+            finish_metrics(&job.kind, "cancelled", started);
             tracing::info!(?state, "job cancelled while running");
             return;
         }
         Ended::Lost => {
-            finish_metrics(&job, "lost", started);
+            finish_metrics(&job.kind, "lost", started);
             tracing::warn!("job's lease was lost (it ran too long without a heartbeat); stopped");
             return;
         }
         Ended::Unrenewed => {
-            finish_metrics(&job, "lost", started);
+            finish_metrics(&job.kind, "lost", started);
             tracing::warn!(
                 "could not renew the job's lease for two thirds of it; stopped so it cannot run twice (the leader hands it back when the lease runs out)"
             );
@@ -367,39 +435,42 @@ async fn run_attempt(
         }
         Ended::Released => {
             let released = queue.release(&claim).await;
-            finish_metrics(&job, "released", started);
+            finish_metrics(&job.kind, "released", started);
             tracing::info!(?released, "job handed back at shutdown");
             return;
         }
     };
-    record(&*queue, &job, outcome, started).await;
-}
-
-/// Completes the attempt, or fails it with a backoff before the next.
-async fn record(queue: &dyn Queue, job: &Job, outcome: Result<(), String>, started: Instant) {
-    let claim = job.claim();
     match outcome {
-        Ok(()) => match queue.complete(&claim).await {
-            Ok(true) => finish_metrics(job, "completed", started),
-            Ok(false) => tracing::warn!("job finished after its lease was lost; not recorded"),
-            // Left running: its lease runs out and the leader hands it back for a retry.
-            Err(e) => tracing::warn!(error = %e, "could not record the job as completed"),
-        },
-        Err(error) => match queue.fail(&claim, &error, backoff(job.attempt)).await {
-            Ok(Some(state)) => {
-                tracing::warn!(%error, %state, "job attempt failed");
-                finish_metrics(job, state.as_str(), started);
-            }
-            Ok(None) => tracing::warn!(%error, "job failed after its lease was lost"),
-            Err(e) => tracing::warn!(error = %e, "could not record the job's failure"),
-        },
+        Ok(()) => {
+            let done = Finished {
+                claim: job.claim(),
+                kind: job.kind.clone(),
+                started,
+            };
+            // The completer is gone only if the pool is: the lease then runs out and it is
+            // retried.
+            let _ = finished.send(done);
+        }
+        Err(error) => fail(&*queue, &job, error, started).await,
     }
 }
 
-fn finish_metrics(job: &Job, outcome: &'static str, started: Instant) {
-    metrics::counter!("tinct_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
+/// Fails the attempt with a backoff before the next.
+async fn fail(queue: &dyn Queue, job: &Job, error: String, started: Instant) {
+    match queue.fail(&job.claim(), &error, backoff(job.attempt)).await {
+        Ok(Some(state)) => {
+            tracing::warn!(%error, %state, "job attempt failed");
+            finish_metrics(&job.kind, state.as_str(), started);
+        }
+        Ok(None) => tracing::warn!(%error, "job failed after its lease was lost"),
+        Err(e) => tracing::warn!(error = %e, "could not record the job's failure"),
+    }
+}
+
+fn finish_metrics(kind: &str, outcome: &'static str, started: Instant) {
+    metrics::counter!("tinct_jobs_total", "kind" => kind.to_owned(), "outcome" => outcome)
         .increment(1);
-    metrics::histogram!("tinct_job_duration_seconds", "kind" => job.kind.clone())
+    metrics::histogram!("tinct_job_duration_seconds", "kind" => kind.to_owned())
         .record(started.elapsed().as_secs_f64());
 }
 
