@@ -231,9 +231,10 @@ impl Deliverer {
         let origin = origin(&url);
         let breaker = self.breaker(&origin);
         let Some(permit) = breaker.try_acquire() else {
-            return failed(format!(
+            return failed(
                 "breaker open: the endpoint failed repeatedly, so it was not called; retried after the cool-down"
-            ));
+                    .to_owned(),
+            );
         };
         let mut body = event;
         if let Some(fields) = body.as_object_mut() {
