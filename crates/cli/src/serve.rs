@@ -111,19 +111,18 @@ pub async fn run(mut app: App) -> Result<(), String> {
             () = tokio::time::sleep(deadline) => {}
             again = signals.next() => stop_now(again),
         }
-        // Past the deadline (requests or jobs still running): a further signal still stops at once.
-        let again = signals.next().await;
-        stop_now(again);
     });
     let mut stopped = stopping;
     let stopped = async move {
         let _ = stopped.wait_for(|stopping| *stopping).await;
     };
+    let mut past_deadline = false;
     tokio::select! {
         served = tinct_surfaces::serve(listener, router, stopped) => {
             served.map_err(|e| format!("server error: {e}"))?;
         }
         _ = &mut sequence => {
+            past_deadline = true;
             tracing::warn!(
                 timeout_secs = deadline.as_secs(),
                 "requests still running after shutdown_timeout_secs; stopping anyway"
@@ -131,14 +130,19 @@ pub async fn run(mut app: App) -> Result<(), String> {
         }
     }
     // Running jobs get what is left of drain + deadline since the first signal (they stopped
-    // taking new work then), so the whole stop fits the orchestrator's grace period; the
-    // sequence still answers a second signal meanwhile.
+    // taking new work then), so the whole stop fits the orchestrator's grace period.
     let grace = first_signal.get().map_or(deadline, |at| {
         (drain + deadline).saturating_sub(at.elapsed())
     });
-    tokio::select! {
-        () = jobs.shutdown(grace) => {}
-        _ = &mut sequence => {}
+    if past_deadline {
+        // Out of time: hand running jobs back now.
+        jobs.shutdown(Duration::ZERO).await;
+    } else {
+        // The sequence ends at the deadline (or exits on a second signal): whichever comes first.
+        tokio::select! {
+            () = jobs.shutdown(grace) => {}
+            _ = &mut sequence => {}
+        }
     }
     sequence.abort();
     tracing::info!("stopped");

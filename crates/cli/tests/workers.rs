@@ -378,6 +378,41 @@ async fn cleanup_prunes_finished_jobs_after_the_retention() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_a_running_job_back_once_the_shutdown_timeout_is_up() {
+    let pg = Postgres::start();
+    let queue = queue(&pg).await;
+    let worker = instance(
+        &pg,
+        "stopping",
+        "worker",
+        &[("TINCT_SHUTDOWN_TIMEOUT_SECS", "1")],
+    );
+    let id = queue
+        .enqueue(&NewJob::new("sleep", json!({"ms": 600_000})))
+        .await
+        .unwrap()
+        .id;
+    let mut running = false;
+    for _ in 0..200 {
+        if queue.get(id).await.unwrap().unwrap().state == JobState::Running {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running, "the job started");
+    let status = worker.terminate();
+    assert!(status.success(), "{status:?}");
+    let job = queue.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.attempt),
+        (JobState::Available, 0),
+        "released at shutdown, its attempt not counted: {job:?}"
+    );
+    assert!(job.locked_by.is_none() && job.errors.is_empty(), "{job:?}");
+}
+
 async fn call(base: &str, command: &str, input: Value) -> Value {
     post_command(base, command, input).await
 }
