@@ -134,17 +134,19 @@ pub async fn run(mut app: App) -> Result<(), String> {
     let grace = first_signal.get().map_or(deadline, |at| {
         (drain + deadline).saturating_sub(at.elapsed())
     });
+    sequence.abort();
     if past_deadline {
         // Out of time: hand running jobs back now.
         jobs.shutdown(Duration::ZERO).await;
     } else {
-        // The sequence ends at the deadline (or exits on a second signal): whichever comes first.
+        // Bounded by `grace`; a further signal still stops at once.
+        let mut again =
+            Signals::new().map_err(|e| format!("could not install signal handlers: {e}"))?;
         tokio::select! {
             () = jobs.shutdown(grace) => {}
-            _ = &mut sequence => {}
+            signal = again.next() => stop_now(signal),
         }
     }
-    sequence.abort();
     tracing::info!("stopped");
     Ok(())
 }
