@@ -16,7 +16,7 @@ use tinct_command::{CommandError, Context, Surface};
 use tinct_engine::{ExportOptions, Format, export};
 use tinct_platform::{BlobMeta, IdempotencyStore, Job, NewJob, PutMode, StoreRead};
 
-use super::{JobCtx, JobDef, JobFailure};
+use super::{JobCtx, JobDef, JobFailure, NoArgs};
 use crate::commands::tokens::{ExportIn, export_node};
 use crate::errors::{from_blob, from_store};
 use crate::services::Services;
@@ -110,10 +110,6 @@ struct SnapshotArgs {
     node: String,
     formats: Vec<SnapshotFormat>,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoArgs {}
 
 fn now_ms() -> i64 {
     SystemTime::now()

@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{JobDef, JobFailure};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoArgs {}
+use super::{JobDef, JobFailure, NoArgs};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

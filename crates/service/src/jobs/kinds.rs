@@ -34,6 +34,11 @@ impl<E: std::error::Error> From<E> for JobFailure {
     }
 }
 
+/// The args of a kind that takes none: `{}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
 /// What a handler knows about the attempt it runs.
 #[derive(Debug, Clone)]
 pub struct JobCtx {

@@ -14,5 +14,5 @@ pub mod scheduler;
 pub mod webhook;
 pub mod worker;
 
-pub use kinds::{JobCtx, JobDef, JobFailure, JobKinds};
+pub use kinds::{JobCtx, JobDef, JobFailure, JobKinds, NoArgs};
 pub use runtime::JobRuntime;
