@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use tinct_command::{CommandError, Context, Surface};
+use tinct_command::{CommandError, Context, ErrorCode, Surface};
 use tinct_engine::{ExportOptions, Format, export};
-use tinct_platform::{BlobMeta, IdempotencyStore, Job, NewJob, PutMode, StoreRead};
+use tinct_platform::{Blob, BlobMeta, IdempotencyStore, Job, JobState, NewJob, PutMode, StoreRead};
 
 use super::{JobCtx, JobDef, JobFailure, NoArgs};
 use crate::commands::tokens::{ExportIn, export_node};
@@ -317,6 +317,56 @@ async fn run_cleanup(
         "maintenance cleanup"
     );
     Ok(())
+}
+
+/// Job `id`'s stored file with its bytes, for the download route once `jobs.get` let the caller
+/// see the job (of `kind`, in `state`); else why there is none and what to do.
+pub async fn artifact_file(
+    s: &Services,
+    id: i64,
+    kind: &str,
+    state: &str,
+) -> Result<Blob, CommandError> {
+    let key = artifact_key(kind, id);
+    let blob = match &key {
+        Some(key) => s.blobs.get(key).await.map_err(from_blob)?,
+        None => None,
+    };
+    blob.ok_or_else(|| match state.parse::<JobState>().ok() {
+        Some(st) if !st.is_finished() => CommandError::new(
+            ErrorCode::Conflict,
+            format!("job {id} is {st}; its file is there once it has completed"),
+        )
+        .suggest(format!(
+            "Poll GET {} (jobs.get) until its state is completed, then download again.",
+            status_url(id)
+        ))
+        .details(serde_json::json!({"id": id, "state": st.as_str()})),
+        Some(JobState::Completed) if key.is_some() => {
+            CommandError::not_found(format!("the file of job {id} has expired"))
+                .suggest("Run the export again (tokens.export with async: true).")
+        }
+        Some(JobState::Completed) => {
+            CommandError::not_found(format!("job {id} ({kind}) produces no file"))
+                .suggest("Only export jobs have a file; read the job with jobs.get.")
+        }
+        _ => CommandError::not_found(format!("job {id} ended {state} without a file"))
+            .suggest("See its errors with jobs.get, and run it again with jobs.retry."),
+    })
+}
+
+/// One file of a published snapshot with its bytes (the snapshot route, once `snapshots.list`
+/// listed it for the caller).
+pub async fn published_file(
+    s: &Services,
+    node: &str,
+    version: i64,
+    file: &str,
+) -> Result<Option<Blob>, CommandError> {
+    s.blobs
+        .get(&snapshot_key(node, version, file))
+        .await
+        .map_err(from_blob)
 }
 
 /// A job's stored file (without its bytes), if its kind makes one and it is there.

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use tinct_command::{CommandError, Context, ErrorCode};
-use tinct_platform::{Blob, JobState};
-use tinct_service::jobs::artifacts::{artifact_key, snapshot_key, status_url};
+use tinct_command::{CommandError, Context};
+use tinct_platform::Blob;
+use tinct_service::jobs::artifacts::{artifact_file, published_file};
 
 use super::RestState;
 use super::call::{TRACE_HEADER, context_or_return, early_error, envelope, insert};
@@ -84,40 +84,9 @@ pub async fn job_artifact(
     else {
         return envelope(result);
     };
-    let state_now = job.state.parse::<JobState>().ok();
-    let key = artifact_key(&job.kind, id);
-    let blob = match &key {
-        Some(key) => match state.services.blobs.get(key).await {
-            Ok(blob) => blob,
-            Err(e) => {
-                return early_error(&state, &ctx, "jobs.get", unavailable(e.to_string()));
-            }
-        },
-        None => None,
-    };
-    let Some(blob) = blob else {
-        let e = match state_now {
-            Some(s) if !s.is_finished() => CommandError::new(
-                ErrorCode::Conflict,
-                format!("job {id} is {s}; its file is there once it has completed"),
-            )
-            .suggest(format!(
-                "Poll GET {} (jobs.get) until its state is completed, then download again.",
-                status_url(id)
-            ))
-            .details(json!({"id": id, "state": s.as_str()})),
-            Some(JobState::Completed) if key.is_some() => {
-                CommandError::not_found(format!("the file of job {id} has expired"))
-                    .suggest("Run the export again (tokens.export with async: true).")
-            }
-            Some(JobState::Completed) => {
-                CommandError::not_found(format!("job {id} ({}) produces no file", job.kind))
-                    .suggest("Only export jobs have a file; read the job with jobs.get.")
-            }
-            _ => CommandError::not_found(format!("job {id} ended {} without a file", job.state))
-                .suggest("See its errors with jobs.get, and run it again with jobs.retry."),
-        };
-        return early_error(&state, &ctx, "jobs.get", e);
+    let blob = match artifact_file(&state.services, id, &job.kind, &job.state).await {
+        Ok(blob) => blob,
+        Err(e) => return early_error(&state, &ctx, "jobs.get", e),
     };
     file(&headers, &result.metadata.trace_id, blob, ARTIFACT_CACHE)
 }
@@ -175,16 +144,9 @@ pub async fn snapshot_file(
         .flat_map(|v| &v.files)
         .any(|f| f.file == name);
     let blob = if published {
-        match state
-            .services
-            .blobs
-            .get(&snapshot_key(&node, version, &name))
-            .await
-        {
+        match published_file(&state.services, &node, version, &name).await {
             Ok(blob) => blob,
-            Err(e) => {
-                return early_error(&state, &ctx, "snapshots.list", unavailable(e.to_string()));
-            }
+            Err(e) => return early_error(&state, &ctx, "snapshots.list", e),
         }
     } else {
         None
@@ -201,10 +163,6 @@ pub async fn snapshot_file(
     };
     let cache_control = format!("{}, {IMMUTABLE}", cache_scope(&headers));
     file(&headers, &result.metadata.trace_id, blob, &cache_control)
-}
-
-fn unavailable(reason: String) -> CommandError {
-    CommandError::unavailable(format!("could not read the file: {reason}"))
 }
 
 /// The bytes with their type and ETag, or 304 when the client has them.
