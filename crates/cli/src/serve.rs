@@ -56,6 +56,7 @@ pub async fn run(mut app: App) -> Result<(), String> {
         &app.jobs,
         &app.config,
     )?);
+    let _backfill = app.backfill_projection();
     let mut signals =
         Signals::new().map_err(|e| format!("could not install signal handlers: {e}"))?;
     let url = format!("http://{addr}");

@@ -98,6 +98,47 @@ impl JsonSchema for Data {
     }
 }
 
+/// A handler's output of type `T`: built now, or encoded earlier (an answer kept in the store),
+/// in which case its JSON text goes into the answer as it is. Either way the schema is `T`'s.
+pub enum Output<T> {
+    Built(T),
+    Encoded(Box<RawValue>),
+}
+
+impl<T> Output<T> {
+    /// A stored encoding of a `T`; refused when it is not JSON.
+    pub fn encoded(json: String) -> Result<Output<T>, serde_json::Error> {
+        RawValue::from_string(json).map(Output::Encoded)
+    }
+}
+
+impl<T: Serialize> Serialize for Output<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Output::Built(output) => output.serialize(serializer),
+            Output::Encoded(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Output<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +165,15 @@ mod tests {
         let back: Envelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back.data, data);
         assert_ne!(back.data, Data::from(json!({"x": "other"})));
+    }
+
+    #[test]
+    fn an_encoded_output_is_written_as_stored_and_a_built_one_as_serialised() {
+        let stored = r#"{"b":1, "a":"x"}"#.to_owned();
+        let encoded: Output<Value> = Output::encoded(stored.clone()).unwrap();
+        assert_eq!(Data::encode(&encoded).unwrap().json(), stored);
+        let built = Output::Built(json!({"b": 1}));
+        assert_eq!(Data::encode(&built).unwrap().json(), r#"{"b":1}"#);
+        assert!(Output::<Value>::encoded("{not json".to_owned()).is_err());
     }
 }

@@ -19,6 +19,7 @@ mod pg_blob;
 mod pg_bus;
 mod pg_lease;
 mod pg_queue;
+mod pg_read_conns;
 mod pg_schedule;
 mod pg_wakeup;
 mod pg_webhook;

@@ -10,7 +10,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
@@ -23,6 +22,7 @@ use crate::model::{
     ChangeEvent, HistoryEntry, LayeredTokens, NewEvent, NewHistory, NewNode, Node, TokenKind,
     TokenRecord,
 };
+use crate::pg_read_conns::{Lent, ReadConns};
 use crate::store::{Result, Store, StoreRead, StoreTx};
 
 /// Renders a timestamptz column as the same RFC 3339 text SQLite stores.
@@ -55,7 +55,10 @@ const POSITION: &str = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_r
                         ELSE pg_current_wal_insert_lsn() END - '0/0'::pg_lsn)::bigint";
 
 pub struct PgStore {
+    /// Transactions and the other adapters on this database (queue, leases, blobs …).
     pool: PgPool,
+    /// Reads outside a transaction.
+    reads: ReadConns,
     location: String,
 }
 
@@ -78,28 +81,41 @@ impl PgStore {
 
     /// A handle that connects on first use (a replica that is down now is used once it answers).
     pub fn open_lazy(url: &str, pool_size: u32) -> Result<Self> {
+        const WAIT: Duration = Duration::from_secs(2);
         let pool = pool_options(pool_size)
-            .acquire_timeout(Duration::from_secs(2))
+            .acquire_timeout(WAIT)
             .connect_lazy(url)?;
-        Ok(PgStore {
-            pool,
-            location: redact_url(url),
-        })
+        Self::with_pool(pool, url, pool_size, WAIT)
     }
 
     async fn connect(url: &str, pool_size: u32) -> Result<Self> {
+        const WAIT: Duration = Duration::from_secs(5);
         let pool = pool_options(pool_size)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(WAIT)
             .connect(url)
             .await?;
+        Self::with_pool(pool, url, pool_size, WAIT)
+    }
+
+    /// `pool`, and a pool of the same size for reads (opened on first use).
+    fn with_pool(pool: PgPool, url: &str, pool_size: u32, wait: Duration) -> Result<Self> {
+        let reads = pool_options(pool_size)
+            .acquire_timeout(wait)
+            .connect_lazy(url)?;
         Ok(PgStore {
             pool,
+            reads: ReadConns::new(reads),
             location: redact_url(url),
         })
     }
 
-    async fn conn(&self) -> Result<PoolConnection<Postgres>> {
-        Ok(self.pool.acquire().await?)
+    async fn read_conn(&self) -> Result<Lent<'_>> {
+        self.reads.lend().await
+    }
+
+    /// The read pool's use, for metrics.
+    pub(crate) fn read_pool(&self, name: &str) -> crate::PoolStatus {
+        self.reads.status(name)
     }
 
     /// The pool, for adapters that share this database (leases).
@@ -197,6 +213,11 @@ fn migrator() -> Migrator {
             "job_traces",
             include_str!("../migrations/postgres/0010_job_traces.sql"),
         ),
+        (
+            11,
+            "resolved",
+            include_str!("../migrations/postgres/0011_resolved.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations
@@ -224,6 +245,30 @@ pub struct PgTx {
 impl PgTx {
     async fn conn(&self) -> Result<MutexGuard<'_, Transaction<'static, Postgres>>> {
         Ok(self.tx.lock().await)
+    }
+
+    async fn read_conn(&self) -> Result<TxRead<'_>> {
+        Ok(TxRead(self.tx.lock().await))
+    }
+}
+
+/// A read inside the transaction: its connection stays with the transaction whatever happens.
+struct TxRead<'a>(MutexGuard<'a, Transaction<'static, Postgres>>);
+
+impl TxRead<'_> {
+    fn done<T>(self, _outcome: &Result<T>) {}
+}
+
+impl std::ops::Deref for TxRead<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TxRead<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
     }
 }
 
@@ -390,6 +435,15 @@ mod reads {
         Ok(Some(LayeredTokens { lineage, tokens }))
     }
 
+    pub async fn resolved(c: &mut PgConnection, node: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM resolved WHERE node = $1")
+                .bind(node)
+                .fetch_optional(c)
+                .await?,
+        )
+    }
+
     pub async fn token(
         c: &mut PgConnection,
         node: &str,
@@ -472,13 +526,27 @@ mod reads {
     }
 }
 
+/// One read on `$self.read_conn()`, which learns how it went (so a pooled connection is kept
+/// only after a clean read).
+macro_rules! read {
+    ($self:ident, $c:ident => $read:expr) => {{
+        let mut lent = $self.read_conn().await?;
+        let outcome = {
+            let $c: &mut PgConnection = &mut lent;
+            $read.await
+        };
+        lent.done(&outcome);
+        outcome
+    }};
+}
+
 /// Both the pool and a transaction answer reads through the same queries.
 macro_rules! pg_reads {
     ($t:ty) => {
         #[async_trait]
         impl StoreRead for $t {
             async fn node(&self, id: &str) -> Result<Option<Node>> {
-                reads::node(&mut *self.conn().await?, id).await
+                read!(self, c => reads::node(c, id))
             }
             async fn nodes(
                 &self,
@@ -486,25 +554,28 @@ macro_rules! pg_reads {
                 after: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<Node>> {
-                reads::nodes(&mut *self.conn().await?, parent, after, limit).await
+                read!(self, c => reads::nodes(c, parent, after, limit))
             }
             async fn child_count(&self, id: &str) -> Result<u64> {
-                reads::child_count(&mut *self.conn().await?, id).await
+                read!(self, c => reads::child_count(c, id))
             }
             async fn lineage(&self, id: &str) -> Result<Vec<Node>> {
-                reads::lineage(&mut *self.conn().await?, id).await
+                read!(self, c => reads::lineage(c, id))
             }
             async fn subtree(&self, id: &str) -> Result<Vec<Node>> {
-                reads::subtree(&mut *self.conn().await?, id).await
+                read!(self, c => reads::subtree(c, id))
             }
             async fn tokens(&self, node_ids: &[String]) -> Result<Vec<TokenRecord>> {
-                reads::tokens(&mut *self.conn().await?, node_ids).await
+                read!(self, c => reads::tokens(c, node_ids))
             }
             async fn layered_tokens(&self, id: &str) -> Result<Option<LayeredTokens>> {
-                reads::layered_tokens(&mut *self.conn().await?, id).await
+                read!(self, c => reads::layered_tokens(c, id))
             }
             async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
-                reads::token(&mut *self.conn().await?, node, path).await
+                read!(self, c => reads::token(c, node, path))
+            }
+            async fn resolved(&self, node: &str) -> Result<Option<String>> {
+                read!(self, c => reads::resolved(c, node))
             }
             async fn history(
                 &self,
@@ -512,16 +583,16 @@ macro_rules! pg_reads {
                 path: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<HistoryEntry>> {
-                reads::history(&mut *self.conn().await?, node, path, limit).await
+                read!(self, c => reads::history(c, node, path, limit))
             }
             async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
-                reads::events_since(&mut *self.conn().await?, seq, limit).await
+                read!(self, c => reads::events_since(c, seq, limit))
             }
             async fn latest_event_seq(&self) -> Result<i64> {
-                reads::latest_event_seq(&mut *self.conn().await?).await
+                read!(self, c => reads::latest_event_seq(c))
             }
             async fn revision(&self) -> Result<String> {
-                reads::position(&mut *self.conn().await?).await
+                read!(self, c => reads::position(c))
             }
         }
     };
@@ -554,7 +625,10 @@ impl Store for PgStore {
     }
 
     fn pools(&self) -> Vec<crate::PoolStatus> {
-        vec![crate::PoolStatus::of("primary", &self.pool)]
+        vec![
+            crate::PoolStatus::of("primary", &self.pool),
+            self.read_pool("primary-reads"),
+        ]
     }
 }
 
@@ -660,6 +734,39 @@ impl StoreTx for PgTx {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(event.clone());
+        Ok(())
+    }
+
+    fn changed_nodes(&self) -> Vec<String> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.iter().map(|e| e.node.clone()).collect()
+    }
+
+    async fn lock_tree(&self, root: &str) -> Result<()> {
+        lock_key(&mut *self.conn().await?, &format!("tree\u{1f}{root}")).await
+    }
+
+    async fn put_resolved(&self, answers: &[(String, String)]) -> Result<()> {
+        let (nodes, bodies): (Vec<&str>, Vec<&str>) = answers
+            .iter()
+            .map(|(node, body)| (node.as_str(), body.as_str()))
+            .unzip();
+        sqlx::query(
+            "INSERT INTO resolved (node, body) SELECT * FROM unnest($1::text[], $2::text[]) \
+             ON CONFLICT (node) DO UPDATE SET body = excluded.body",
+        )
+        .bind(nodes)
+        .bind(bodies)
+        .execute(&mut **self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn drop_resolved(&self, nodes: &[String]) -> Result<()> {
+        sqlx::query("DELETE FROM resolved WHERE node = ANY($1)")
+            .bind(nodes)
+            .execute(&mut **self.conn().await?)
+            .await?;
         Ok(())
     }
 

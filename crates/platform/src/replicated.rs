@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::breaker::{Breaker, BreakerConfig};
 use crate::error::StoreError;
-use crate::model::{ChangeEvent, HistoryEntry, Node, TokenRecord};
+use crate::model::{ChangeEvent, HistoryEntry, LayeredTokens, Node, TokenRecord};
 use crate::postgres::PgStore;
 use crate::store::{ReplicaStatus, Result, Store, StoreRead, StoreTx};
 
@@ -195,6 +195,12 @@ macro_rules! routed_reads {
             async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
                 self.$via(|s| s.token(node, path)).await
             }
+            async fn layered_tokens(&self, id: &str) -> Result<Option<LayeredTokens>> {
+                self.$via(|s| s.layered_tokens(id)).await
+            }
+            async fn resolved(&self, node: &str) -> Result<Option<String>> {
+                self.$via(|s| s.resolved(node)).await
+            }
             async fn history(
                 &self,
                 node: &str,
@@ -365,10 +371,7 @@ impl Store for ReplicatedStore {
         let mut pools = self.primary.pools();
         for r in self.replicas.iter() {
             // Named like the replica's other series (tinct_replica_healthy).
-            pools.extend(r.store.pools().into_iter().map(|mut p| {
-                p.name = r.store.describe();
-                p
-            }));
+            pools.push(r.store.read_pool(&r.store.describe()));
         }
         pools
     }

@@ -139,6 +139,11 @@ fn migrator() -> Migrator {
             "job_traces",
             include_str!("../migrations/sqlite/0010_job_traces.sql"),
         ),
+        (
+            11,
+            "resolved",
+            include_str!("../migrations/sqlite/0011_resolved.sql"),
+        ),
     ];
     Migrator::with_migrations(
         migrations
@@ -363,6 +368,16 @@ impl<T: Connected> StoreRead for T {
             }
         }
         Ok(Some(LayeredTokens { lineage, tokens }))
+    }
+
+    async fn resolved(&self, node: &str) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        Ok(
+            sqlx::query_scalar("SELECT body FROM resolved WHERE node = ?")
+                .bind(node)
+                .fetch_optional(&mut *conn)
+                .await?,
+        )
     }
 
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
@@ -641,6 +656,40 @@ impl StoreTx for SqliteTx {
 
     async fn webhook_targets(&self, node: &str) -> Result<Vec<crate::WebhookTarget>> {
         crate::sqlite_webhook::targets(&mut *self.conn().await?, node).await
+    }
+
+    fn changed_nodes(&self) -> Vec<String> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.iter().map(|e| e.node.clone()).collect()
+    }
+
+    async fn lock_tree(&self, _root: &str) -> Result<()> {
+        // One writer at a time already (BEGIN IMMEDIATE).
+        Ok(())
+    }
+
+    async fn put_resolved(&self, answers: &[(String, String)]) -> Result<()> {
+        let mut conn = self.conn().await?;
+        for (node, body) in answers {
+            sqlx::query(
+                "INSERT INTO resolved (node, body) VALUES (?, ?) \
+                 ON CONFLICT (node) DO UPDATE SET body = excluded.body",
+            )
+            .bind(node)
+            .bind(body)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_resolved(&self, nodes: &[String]) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("DELETE FROM resolved WHERE node IN (SELECT value FROM json_each(?))")
+            .bind(ids_json(nodes))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     async fn commit(self: Box<Self>) -> Result<(String, Vec<ChangeEvent>)> {

@@ -41,6 +41,8 @@ pub trait StoreRead: Send + Sync {
         Ok(Some(LayeredTokens { lineage, tokens }))
     }
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>>;
+    /// The node's stored resolved answer (JSON text), if the resolved projection holds one.
+    async fn resolved(&self, node: &str) -> Result<Option<String>>;
     /// Newest first.
     async fn history(
         &self,
@@ -67,6 +69,16 @@ pub trait StoreTx: StoreRead {
     async fn delete_token(&self, node: &str, path: &str) -> Result<bool>;
     async fn record(&self, entry: &NewHistory) -> Result<()>;
     async fn emit(&self, event: &NewEvent) -> Result<()>;
+    /// The nodes this transaction has emitted change events for, in emission order.
+    fn changed_nodes(&self) -> Vec<String>;
+    /// Holds the design system rooted at `root` until the transaction ends, so transactions that
+    /// rewrite the resolved answers of its nodes do so one after the other, each reading what the
+    /// previous one committed.
+    async fn lock_tree(&self, root: &str) -> Result<()>;
+    /// Stores each (node, resolved answer) in the resolved projection, replacing what was there.
+    async fn put_resolved(&self, answers: &[(String, String)]) -> Result<()>;
+    /// Removes the nodes' resolved answers (reads of them resolve live).
+    async fn drop_resolved(&self, nodes: &[String]) -> Result<()>;
     /// The change number of the node's last write (0 when it does not exist), held until the
     /// transaction ends so no other write slips in between a check and the write.
     async fn lock_node_revision(&self, id: &str) -> Result<i64>;

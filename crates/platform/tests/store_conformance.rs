@@ -42,6 +42,7 @@ mod conformance {
         duplicate_keys_are_reported(store).await;
         delete_removes_nodes_and_tokens(store).await;
         revisions_follow_writes(store).await;
+        resolved_answers_commit_with_their_transaction(store).await;
     }
 
     /// The idempotency-key port, on the same database as `store`.
@@ -92,6 +93,81 @@ mod conformance {
             rewritten
         );
         assert_eq!(tx.lock_node_revision("rev").await.unwrap(), updated);
+    }
+
+    async fn resolved_answers_commit_with_their_transaction(store: &dyn Store) {
+        let tx = store.begin().await.unwrap();
+        tx.insert_node(&node("proj", None)).await.unwrap();
+        tx.insert_node(&node("proj-kid", Some("proj")))
+            .await
+            .unwrap();
+        assert!(tx.changed_nodes().is_empty());
+        for id in ["proj-kid", "proj", "proj-kid"] {
+            tx.emit(&NewEvent {
+                node: id.to_owned(),
+                kind: "node.created".to_owned(),
+                paths: Vec::new(),
+                actor: "t".to_owned(),
+                trace_id: "t".to_owned(),
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(tx.changed_nodes(), ["proj-kid", "proj", "proj-kid"]);
+        tx.lock_tree("proj").await.unwrap();
+        let answers = [
+            ("proj".to_owned(), r#"{"node":"proj"}"#.to_owned()),
+            ("proj-kid".to_owned(), r#"{"node":"proj-kid"}"#.to_owned()),
+        ];
+        tx.put_resolved(&answers).await.unwrap();
+        assert_eq!(
+            tx.resolved("proj").await.unwrap().as_deref(),
+            Some(r#"{"node":"proj"}"#),
+            "the transaction reads its own answers"
+        );
+        assert_eq!(
+            store.resolved("proj").await.unwrap(),
+            None,
+            "not yet committed"
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(
+            store.resolved("proj-kid").await.unwrap().as_deref(),
+            Some(r#"{"node":"proj-kid"}"#)
+        );
+
+        // Replaced, dropped, and rolled back with their transaction.
+        let tx = store.begin().await.unwrap();
+        tx.put_resolved(&[("proj".to_owned(), r#"{"v":2}"#.to_owned())])
+            .await
+            .unwrap();
+        tx.drop_resolved(&["proj-kid".to_owned()]).await.unwrap();
+        drop(tx);
+        assert_eq!(
+            store.resolved("proj").await.unwrap().as_deref(),
+            Some(r#"{"node":"proj"}"#)
+        );
+        let tx = store.begin().await.unwrap();
+        tx.put_resolved(&[("proj".to_owned(), r#"{"v":2}"#.to_owned())])
+            .await
+            .unwrap();
+        tx.drop_resolved(&["proj-kid".to_owned(), "absent".to_owned()])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            store.resolved("proj").await.unwrap().as_deref(),
+            Some(r#"{"v":2}"#)
+        );
+        assert_eq!(store.resolved("proj-kid").await.unwrap(), None);
+
+        // A deleted node's answer goes with it.
+        let tx = store.begin().await.unwrap();
+        tx.delete_nodes(&["proj-kid".to_owned(), "proj".to_owned()])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.resolved("proj").await.unwrap(), None);
     }
 
     fn claim<'a>(

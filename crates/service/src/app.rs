@@ -84,6 +84,23 @@ pub enum StartError {
 }
 
 impl App {
+    /// Stores resolved answers for nodes that have none (a database written before the resolved
+    /// projection existed), in the background; logs what it did.
+    pub fn backfill_projection(&self) -> JoinHandle<()> {
+        let services = self.services.clone();
+        tokio::spawn(async move {
+            match crate::projection::backfill(services.store.as_ref()).await {
+                Ok(0) => {}
+                Ok(filled) => {
+                    tracing::info!(nodes = filled, "stored resolved answers of existing nodes")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "could not store resolved answers of existing nodes; their reads resolve live")
+                }
+            }
+        })
+    }
+
     pub async fn open(config: Config) -> Result<App, StartError> {
         // Before anything connects: a bad key is a configuration error, not a runtime one.
         let authenticator = crate::auth::authenticator(&config)?;

@@ -9,6 +9,7 @@ pub mod demo;
 mod errors;
 mod invalidation;
 pub mod jobs;
+mod projection;
 mod services;
 pub mod telemetry;
 mod tree;

@@ -156,6 +156,7 @@ impl Services {
             .suggest("Leave expectedRevision out; node.* and token.* changes take it.")
             .details(json!({"field": "expectedRevision"})));
         }
+        crate::projection::refresh(tx.as_ref()).await?;
         if let Some(hold) = &ctx.idempotency {
             let ours = tx
                 .seal_key(&hold.scope, &hold.key, &hold.token)

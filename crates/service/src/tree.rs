@@ -51,12 +51,7 @@ async fn read_layers(
     };
     let mut revisions = Revisions::new();
     if with_revisions {
-        for t in &tokens {
-            revisions
-                .entry(t.node.clone())
-                .or_default()
-                .insert(t.path.clone(), t.revision);
-        }
+        add_revisions(&mut revisions, &tokens);
     }
     let mut by_node = group_by_node(tokens)?;
     let layers = lineage
@@ -87,28 +82,54 @@ pub async fn resolve_with_revisions(
 
 /// Resolves `id` and every descendant, so a write that breaks any of them is refused.
 pub async fn check_subtree(store: &dyn StoreRead, id: &str) -> Result<(), CommandError> {
-    let above = layers(store, id).await?;
+    let (chains, _) = subtree_layers(store, id, false).await?;
+    for (node, chain) in &chains {
+        resolve(chain).map_err(|e| from_resolve(node, e))?;
+    }
+    Ok(())
+}
+
+/// `id` and every node below it, parents before children, each with the layers it resolves; and
+/// the revisions of every entry read when `with_revisions`.
+pub async fn subtree_layers(
+    store: &dyn StoreRead,
+    id: &str,
+    with_revisions: bool,
+) -> Result<(Vec<(String, Vec<Layer>)>, Revisions), CommandError> {
+    let (above, mut revisions) = read_layers(store, id, with_revisions).await?;
     let below = store.subtree(id).await.map_err(from_store)?;
     let ids: Vec<String> = below.iter().skip(1).map(|n| n.id.clone()).collect();
-    let mut tokens = group_by_node(store.tokens(&ids).await.map_err(from_store)?)?;
-    // Chains of layers per node, built parents first (subtree order guarantees that).
-    let mut chains: HashMap<String, Vec<Layer>> = HashMap::new();
-    chains.insert(id.to_owned(), above);
+    let records = store.tokens(&ids).await.map_err(from_store)?;
+    if with_revisions {
+        add_revisions(&mut revisions, &records);
+    }
+    let mut tokens = group_by_node(records)?;
+    // Each node's chain is its parent's plus its own layer (subtree order puts parents first).
+    let mut at: HashMap<String, usize> = HashMap::from([(id.to_owned(), 0)]);
+    let mut chains = vec![(id.to_owned(), above)];
     for node in below.iter().skip(1) {
         let parent = node.parent.as_deref().unwrap_or_default();
-        let mut chain = chains.get(parent).cloned().unwrap_or_default();
+        let mut chain = at
+            .get(parent)
+            .map(|&i| chains[i].1.clone())
+            .unwrap_or_default();
         chain.push(Layer {
             node: node.id.clone(),
             entries: tokens.remove(&node.id).unwrap_or_default(),
         });
-        chains.insert(node.id.clone(), chain);
+        at.insert(node.id.clone(), chains.len());
+        chains.push((node.id.clone(), chain));
     }
-    for node in &below {
-        if let Some(chain) = chains.get(&node.id) {
-            resolve(chain).map_err(|e| from_resolve(&node.id, e))?;
-        }
+    Ok((chains, revisions))
+}
+
+fn add_revisions(revisions: &mut Revisions, tokens: &[TokenRecord]) {
+    for t in tokens {
+        revisions
+            .entry(t.node.clone())
+            .or_default()
+            .insert(t.path.clone(), t.revision);
     }
-    Ok(())
 }
 
 type Entries = std::collections::BTreeMap<String, Entry>;

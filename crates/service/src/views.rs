@@ -58,6 +58,41 @@ pub struct ResolvedTokenView {
 
 pub type TokenMap = BTreeMap<String, ResolvedTokenView>;
 
+/// What `tokens.resolve` answers (and the resolved projection stores for every node).
+#[derive(Serialize, JsonSchema)]
+pub struct ResolveOut {
+    pub node: String,
+    pub count: usize,
+    /// Each path with its resolved value, type, winning node and alias chain.
+    pub tokens: TokenMap,
+}
+
+impl ResolveOut {
+    /// The answer for `node`: its resolved tokens whose path starts with `prefix` (all without).
+    pub fn new(
+        node: String,
+        resolved: tinct_engine::Resolved,
+        revisions: &Revisions,
+        prefix: Option<&str>,
+    ) -> Self {
+        let prefix = prefix.unwrap_or_default();
+        let tokens: TokenMap = resolved
+            .tokens
+            .into_iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(path, t)| {
+                let view = ResolvedTokenView::new(&path, t, revisions);
+                (path, view)
+            })
+            .collect();
+        ResolveOut {
+            node,
+            count: tokens.len(),
+            tokens,
+        }
+    }
+}
+
 impl ResolvedTokenView {
     /// The view of `t` at `path`, its revision looked up in `revisions` (0 when unknown).
     pub fn new(path: &str, t: tinct_engine::ResolvedToken, revisions: &Revisions) -> Self {

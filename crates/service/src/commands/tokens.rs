@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tinct_command::{CacheStatus, CommandDef, CommandError, Context, ErrorCode};
+use tinct_command::{CacheStatus, CommandDef, CommandError, Context, ErrorCode, Output};
 use tinct_engine::{
     ColorFormat, ExportOption, ExportOptions, Format, Layer, NameCase, Theme, export,
     export_themes, resolve, to_resolver_document,
@@ -15,9 +15,10 @@ use tinct_platform::{JobState, StoreRead};
 
 use crate::errors::{from_queue, from_resolve, from_store};
 use crate::jobs::artifacts;
+use crate::projection;
 use crate::services::Services;
 use crate::tree::{layers, node_not_found, resolve_node, resolve_with_revisions};
-use crate::views::{ResolvedTokenView, TokenMap};
+use crate::views::ResolveOut;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,14 +26,6 @@ pub struct ResolveIn {
     pub node: String,
     /// Only tokens whose path starts with this, e.g. `color.`.
     pub prefix: Option<String>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ResolveOut {
-    pub node: String,
-    pub count: usize,
-    /// Each path with its resolved value, type, winning node and alias chain.
-    pub tokens: TokenMap,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema)]
@@ -103,23 +96,16 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
             move |i: ResolveIn, ctx: Context| {
                 let s = r.clone();
                 async move {
-                    let (resolved, revisions) =
-                        resolve_with_revisions(s.reader(&ctx).await?, &i.node).await?;
-                    let prefix = i.prefix.unwrap_or_default();
-                    let tokens: TokenMap = resolved
-                        .tokens
-                        .into_iter()
-                        .filter(|(path, _)| path.starts_with(&prefix))
-                        .map(|(path, t)| {
-                            let view = ResolvedTokenView::new(&path, t, &revisions);
-                            (path, view)
-                        })
-                        .collect();
-                    Ok(ResolveOut {
-                        node: i.node,
-                        count: tokens.len(),
-                        tokens,
-                    })
+                    let store = s.reader(&ctx).await?;
+                    let prefix = i.prefix.filter(|p| !p.is_empty());
+                    if prefix.is_none()
+                        && let Some(stored) = projection::read(store, &i.node).await?
+                    {
+                        return Ok(stored);
+                    }
+                    let (resolved, revisions) = resolve_with_revisions(store, &i.node).await?;
+                    let out = ResolveOut::new(i.node, resolved, &revisions, prefix.as_deref());
+                    Ok(Output::Built(out))
                 }
             },
         )
