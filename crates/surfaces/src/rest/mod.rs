@@ -127,22 +127,23 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     if config.serves("web") {
         router = router.merge(crate::web::routes());
     }
-    let mut router = router
-        .fallback(call::no_route)
-        .method_not_allowed_fallback(call::wrong_method)
-        // `edge` enforces max_body_bytes with the envelope; axum's own 2 MB default for
-        // extractors would otherwise refuse larger bodies first, in plain text.
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(panic::layer(app.registry.instance()))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge));
-    if let Some(cors) = cors(&config.cors_origins) {
-        router = router.layer(cors);
-    }
-    router
+    // One layer for the whole stack: each `Router::layer` boxes the route again, and every request
+    // clones (allocates) every box.
+    let layers = tower::ServiceBuilder::new()
         // The span names the path only: a query may carry an access token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
+        .option_layer(cors(&config.cors_origins))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
+        .layer(panic::layer(app.registry.instance()))
+        // `edge` enforces max_body_bytes with the envelope; axum's own 2 MB default for
+        // extractors would otherwise refuse larger bodies first, in plain text.
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    router
+        .fallback(call::no_route)
+        .method_not_allowed_fallback(call::wrong_method)
+        .layer(layers)
         .with_state(state)
 }
 
