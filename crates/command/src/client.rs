@@ -139,11 +139,33 @@ fn same_prefix(net: IpAddr, addr: IpAddr, bits: u8) -> bool {
 /// The rate-limit bucket of an address: itself for IPv4, its /64 for IPv6 (one subscriber usually
 /// holds a whole /64, so single addresses would be free to rotate through).
 pub fn address_bucket(ip: IpAddr) -> String {
+    let mut bucket = String::with_capacity(24);
+    push_address_bucket(&mut bucket, ip);
+    bucket
+}
+
+/// [`address_bucket`] appended to `out`. IPv4 digits are written directly: this runs on every
+/// limited call, and the formatting machinery costs more than the rest of the decision.
+pub fn push_address_bucket(out: &mut String, ip: IpAddr) {
     match canonical(ip) {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & (u128::MAX << 64);
-            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            use std::fmt::Write;
+            let _ = write!(out, "{}/64", std::net::Ipv6Addr::from(prefix));
         }
     }
 }
@@ -223,5 +245,8 @@ mod tests {
         );
         assert_eq!(address_bucket(ip("::ffff:192.0.2.1")), "192.0.2.1");
         assert_eq!(address_bucket(ip("192.0.2.1")), "192.0.2.1");
+        for v4 in ["0.0.0.0", "9.10.99.100", "255.254.200.1", "10.0.0.255"] {
+            assert_eq!(address_bucket(ip(v4)), v4);
+        }
     }
 }

@@ -50,7 +50,7 @@ impl Middleware for CommandCache {
             return next.run(call).await;
         }
         let generation = self.cache.generation(&command.name).await;
-        let key = format!("{}#{}#{}", command.name, generation.number, call.input);
+        let key = cache_key(&command.name, generation.number, &call.input);
         let wanted = call.ctx.consistency.unwrap_or(0);
         // A caller holding a newer consistency token than the entry is known to have skips it:
         // this instance may not have heard of that write yet.
@@ -75,4 +75,17 @@ impl Middleware for CommandCache {
         ctx.set_cache(CacheStatus::Miss);
         Ok(out)
     }
+}
+
+/// `command#generation#input`. Written straight into one buffer: `format!` of a JSON value goes
+/// through the formatting machinery character by character, on every cached read.
+fn cache_key(command: &str, generation: u64, input: &serde_json::Value) -> String {
+    let mut key = Vec::with_capacity(command.len() + 24 + 64);
+    key.extend_from_slice(command.as_bytes());
+    key.push(b'#');
+    key.extend_from_slice(generation.to_string().as_bytes());
+    key.push(b'#');
+    // Writing a JSON value into memory cannot fail.
+    let _ = serde_json::to_writer(&mut key, input);
+    String::from_utf8(key).unwrap_or_default()
 }

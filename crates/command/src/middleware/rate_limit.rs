@@ -16,7 +16,7 @@ use serde_json::json;
 use tinct_platform::{Decision, Limiter, LimiterError, RatePolicy};
 
 use super::{Call, Middleware, Next};
-use crate::client::{TrustedProxies, address_bucket};
+use crate::client::{TrustedProxies, push_address_bucket};
 use crate::context::{Context, Surface};
 use crate::data::Data;
 use crate::definition::CommandDef;
@@ -116,24 +116,30 @@ impl RateLimit {
         }
     }
 
-    /// Whose budget a call draws from; `None` for calls that are never limited.
-    fn caller(&self, ctx: &Context) -> Option<String> {
+    /// The limiter key of the call's class and caller (whose budget it draws from); `None` for
+    /// calls that are never limited.
+    fn key(&self, class: CommandClass, ctx: &Context) -> Option<String> {
         if matches!(ctx.surface, Surface::Cli | Surface::Internal) {
             return None;
         }
+        let mut key = String::with_capacity(48);
+        key.push_str(class.as_str());
         if let Some(principal) = ctx.principal() {
-            return Some(format!("sub:{}", principal.subject));
+            key.push_str(":sub:");
+            key.push_str(&principal.subject);
+            return Some(key);
         }
         match &ctx.client {
-            Some(client) => Some(format!(
-                "ip:{}",
-                address_bucket(self.proxies.client_ip(client))
-            )),
+            Some(client) => {
+                key.push_str(":ip:");
+                push_address_bucket(&mut key, self.proxies.client_ip(client));
+            }
             // MCP without an address is stdio: the local user's own agent, in-process.
-            None if ctx.surface == Surface::Mcp => None,
+            None if ctx.surface == Surface::Mcp => return None,
             // A network call whose address the surface could not tell: one shared budget.
-            None => Some("ip:unknown".to_owned()),
+            None => key.push_str(":ip:unknown"),
         }
+        Some(key)
     }
 
     fn limiter_failed(&self, error: &LimiterError) {
@@ -170,10 +176,9 @@ impl Middleware for RateLimit {
         let Some(policy) = self.policies.get(class) else {
             return next.run(call).await;
         };
-        let Some(caller) = self.caller(&call.ctx) else {
+        let Some(key) = self.key(class, &call.ctx) else {
             return next.run(call).await;
         };
-        let key = format!("{}:{caller}", class.as_str());
         match self.limiter.check(&key, policy).await {
             Ok(decision) if decision.allowed => {
                 self.limiter_answered();
