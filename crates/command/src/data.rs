@@ -14,39 +14,68 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 #[derive(Clone)]
-pub struct Data(Arc<RawValue>);
+pub struct Data(Encoded);
+
+#[derive(Clone)]
+enum Encoded {
+    /// Encoded by serde_json here, or checked by it on the way in.
+    Checked(Arc<RawValue>),
+    /// JSON text tinct wrote earlier and kept (a stored answer): not parsed again on the way out,
+    /// which for a large answer costs more than everything else a read does.
+    Trusted(Arc<str>),
+}
 
 impl Data {
     /// Encodes `output` as JSON.
     pub fn encode<T: Serialize + ?Sized>(output: &T) -> Result<Data, serde_json::Error> {
-        serde_json::value::to_raw_value(output).map(|raw| Data(Arc::from(raw)))
+        serde_json::value::to_raw_value(output).map(|raw| Data(Encoded::Checked(Arc::from(raw))))
+    }
+
+    /// JSON text that tinct encoded itself and kept (an answer stored by an earlier write). Its
+    /// first and last characters are checked, not the rest: the REST surface writes it out as it
+    /// is, and other surfaces parse it when they need to.
+    pub fn trusted(json: String) -> Result<Data, String> {
+        let trimmed = json.trim();
+        let object = trimmed.starts_with('{') && trimmed.ends_with('}');
+        let array = trimmed.starts_with('[') && trimmed.ends_with(']');
+        if object || array {
+            Ok(Data(Encoded::Trusted(Arc::from(json))))
+        } else {
+            Err(format!("not a JSON object or array: {:.40}", json))
+        }
     }
 
     /// The JSON text.
     pub fn json(&self) -> &str {
-        self.0.get()
+        match &self.0 {
+            Encoded::Checked(raw) => raw.get(),
+            Encoded::Trusted(text) => text,
+        }
     }
 
-    /// The shared encoded form, as the Cache port stores it.
-    pub fn shared(&self) -> Arc<RawValue> {
-        Arc::clone(&self.0)
+    /// The shared encoded form, as the Cache port stores it (stored text is checked here).
+    pub fn shared(&self) -> Result<Arc<RawValue>, serde_json::Error> {
+        match &self.0 {
+            Encoded::Checked(raw) => Ok(Arc::clone(raw)),
+            Encoded::Trusted(text) => RawValue::from_string(text.to_string()).map(Arc::from),
+        }
     }
 
     /// The output as a JSON tree (parses the text; meant for surfaces that need a tree).
     pub fn to_value(&self) -> Value {
         // The text was produced by serde_json (or checked by it on the way in), so it parses.
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        serde_json::from_str(self.json()).unwrap_or(Value::Null)
     }
 
     /// Decodes the output into a type.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.0.get())
+        serde_json::from_str(self.json())
     }
 }
 
 impl From<Arc<RawValue>> for Data {
     fn from(raw: Arc<RawValue>) -> Self {
-        Data(raw)
+        Data(Encoded::Checked(raw))
     }
 }
 
@@ -58,14 +87,14 @@ impl From<Value> for Data {
 
 impl std::fmt::Debug for Data {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.get())
+        f.write_str(self.json())
     }
 }
 
 /// Equal when the JSON values are equal (whitespace and key order of objects do not matter).
 impl PartialEq for Data {
     fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get() || self.to_value() == other.to_value()
+        self.json() == other.json() || self.to_value() == other.to_value()
     }
 }
 
@@ -77,13 +106,20 @@ impl PartialEq<Value> for Data {
 
 impl Serialize for Data {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        match &self.0 {
+            Encoded::Checked(raw) => raw.serialize(serializer),
+            // Checked here: a surface that serialises it (not the REST envelope) gets valid JSON
+            // or an error, never broken text.
+            Encoded::Trusted(text) => serde_json::from_str::<&RawValue>(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Data {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(|raw| Data(Arc::from(raw)))
+        Box::<RawValue>::deserialize(deserializer).map(|raw| Data::from(Arc::<RawValue>::from(raw)))
     }
 }
 
@@ -95,47 +131,6 @@ impl JsonSchema for Data {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         Value::json_schema(generator)
-    }
-}
-
-/// A handler's output of type `T`: built now, or encoded earlier (an answer kept in the store),
-/// in which case its JSON text goes into the answer as it is. Either way the schema is `T`'s.
-pub enum Output<T> {
-    Built(T),
-    Encoded(Box<RawValue>),
-}
-
-impl<T> Output<T> {
-    /// A stored encoding of a `T`; refused when it is not JSON.
-    pub fn encoded(json: String) -> Result<Output<T>, serde_json::Error> {
-        RawValue::from_string(json).map(Output::Encoded)
-    }
-}
-
-impl<T: Serialize> Serialize for Output<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Output::Built(output) => output.serialize(serializer),
-            Output::Encoded(raw) => raw.serialize(serializer),
-        }
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Output<T> {
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
-
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
     }
 }
 
@@ -168,12 +163,17 @@ mod tests {
     }
 
     #[test]
-    fn an_encoded_output_is_written_as_stored_and_a_built_one_as_serialised() {
-        let stored = r#"{"b":1, "a":"x"}"#.to_owned();
-        let encoded: Output<Value> = Output::encoded(stored.clone()).unwrap();
-        assert_eq!(Data::encode(&encoded).unwrap().json(), stored);
-        let built = Output::Built(json!({"b": 1}));
-        assert_eq!(Data::encode(&built).unwrap().json(), r#"{"b":1}"#);
-        assert!(Output::<Value>::encoded("{not json".to_owned()).is_err());
+    fn trusted_text_is_written_as_kept_and_checked_when_serialised() {
+        let kept = r#"{"b":1, "a":"x"}"#.to_owned();
+        let data = Data::trusted(kept.clone()).unwrap();
+        assert_eq!(data.json(), kept);
+        assert_eq!(serde_json::to_string(&data).unwrap(), kept);
+        assert_eq!(data, Data::from(json!({"a": "x", "b": 1})));
+        assert_eq!(data.shared().unwrap().get(), kept);
+        // Broken text is refused at the edges, or when a surface serialises it.
+        assert!(Data::trusted("nope".to_owned()).is_err());
+        let broken = Data::trusted("{\"a\": }".to_owned()).unwrap();
+        assert!(serde_json::to_string(&broken).is_err());
+        assert!(broken.shared().is_err());
     }
 }

@@ -71,14 +71,32 @@ impl CommandDef {
         Fut: Future<Output = Result<O, CommandError>> + Send + 'static,
     {
         let handler = Arc::new(handler);
+        Self::encoded::<I, O, _, _>(name, description, move |input: I, ctx: Context| {
+            let handler = Arc::clone(&handler);
+            async move {
+                let output = handler(input, ctx).await?;
+                Data::encode(&output)
+                    .map_err(|e| CommandError::internal(format!("could not encode output: {e}")))
+            }
+        })
+    }
+
+    /// Like [`CommandDef::new`], for a handler that answers with its output already encoded (an
+    /// answer kept in the store, say); `O` describes that output (its JSON Schema).
+    pub fn encoded<I, O, F, Fut>(name: &str, description: &str, handler: F) -> Self
+    where
+        I: DeserializeOwned + JsonSchema + Send + 'static,
+        O: JsonSchema + 'static,
+        F: Fn(I, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Data, CommandError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
         let erased: Handler = Arc::new(move |input: Value, ctx: Context| {
             let handler = Arc::clone(&handler);
             Box::pin(async move {
                 let input: I = serde_json::from_value(input)
                     .map_err(|e| CommandError::validation(format!("invalid input: {e}")))?;
-                let output = handler(input, ctx).await?;
-                Data::encode(&output)
-                    .map_err(|e| CommandError::internal(format!("could not encode output: {e}")))
+                handler(input, ctx).await
             })
         });
         CommandDef {

@@ -16,7 +16,7 @@ pub use auth::{
 };
 pub use client::{BadProxy, ClientAddr, TrustedProxies, address_bucket};
 pub use context::{Context, Surface, new_trace_id};
-pub use data::{Data, Output};
+pub use data::Data;
 pub use definition::{CachePolicy, CommandDef, CommandInfo, Example, schema_of};
 pub use envelope::{CacheStatus, CommandResult, ErrorBody, Metadata};
 pub use error::{CommandError, ErrorCode};

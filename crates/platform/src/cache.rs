@@ -29,6 +29,10 @@ pub struct Generation {
 pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Option<CachedValue>;
     async fn put(&self, key: &str, value: CachedValue);
+    /// False when `put` keeps nothing (a cache of size 0), so callers need not build entries.
+    fn stores(&self) -> bool {
+        true
+    }
     async fn generation(&self, scope: &str) -> Generation;
     /// Raises each scope's generation to at least `to` (field by field), so applying the same
     /// change twice, or out of order, is harmless.

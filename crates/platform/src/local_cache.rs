@@ -39,6 +39,10 @@ impl Cache for LocalCache {
         self.entries.insert(key.to_owned(), value);
     }
 
+    fn stores(&self) -> bool {
+        self.entries.policy().max_capacity() != Some(0)
+    }
+
     async fn generation(&self, scope: &str) -> Generation {
         self.generations().get(scope).copied().unwrap_or_default()
     }

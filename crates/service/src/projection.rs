@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use tinct_command::{CommandError, Data, Output};
+use tinct_command::{CommandError, Data};
 use tinct_engine::resolve;
 use tinct_platform::{Store, StoreRead, StoreTx};
 
@@ -15,17 +15,12 @@ use crate::tree::subtree_layers;
 use crate::views::ResolveOut;
 
 /// The node's stored answer, if the projection holds one.
-pub async fn read(
-    store: &dyn StoreRead,
-    node: &str,
-) -> Result<Option<Output<ResolveOut>>, CommandError> {
+pub async fn read(store: &dyn StoreRead, node: &str) -> Result<Option<Data>, CommandError> {
     let Some(json) = store.resolved(node).await.map_err(from_store)? else {
         return Ok(None);
     };
-    Output::encoded(json).map(Some).map_err(|e| {
-        CommandError::internal(format!(
-            "the stored answer of node '{node}' is not JSON: {e}"
-        ))
+    Data::trusted(json).map(Some).map_err(|e| {
+        CommandError::internal(format!("the stored answer of node '{node}' is broken: {e}"))
     })
 }
 

@@ -180,6 +180,20 @@ async fn nodes_without_answers_resolve_live_until_the_backfill_stores_them() {
         "live"
     );
 
+    // A stored answer that is not JSON is reported, not handed out.
+    let tx = store.begin().await.unwrap();
+    tx.put_resolved(&[("old".to_owned(), "garbage".to_owned())]).await.unwrap();
+    tx.commit().await.unwrap();
+    let broken = app
+        .registry
+        .execute("tokens.resolve", json!({"node": "old"}), Context::new(Surface::Cli))
+        .await;
+    let broken = serde_json::to_value(&broken).unwrap();
+    assert_eq!(broken["error"]["code"], "INTERNAL_ERROR", "{broken}");
+    let tx = store.begin().await.unwrap();
+    tx.drop_resolved(&["old".to_owned()]).await.unwrap();
+    tx.commit().await.unwrap();
+
     app.backfill_projection().await.unwrap();
     let stored: Value =
         serde_json::from_str(&store.resolved("old-kid").await.unwrap().unwrap()).unwrap();

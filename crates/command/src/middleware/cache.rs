@@ -67,12 +67,21 @@ impl Middleware for CommandCache {
         if ctx.cache_status() == Some(CacheStatus::Bypass) {
             return Ok(out);
         }
+        ctx.set_cache(CacheStatus::Miss);
+        if !self.cache.stores() {
+            return Ok(out);
+        }
+        let value = out.shared().map_err(|e| {
+            CommandError::internal(format!(
+                "{} produced an answer that is not JSON: {e}",
+                command.name
+            ))
+        })?;
         let entry = Cached {
-            value: out.shared(),
+            value,
             revision: floor,
         };
         self.cache.put(&key, Arc::new(entry)).await;
-        ctx.set_cache(CacheStatus::Miss);
         Ok(out)
     }
 }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tinct_command::{CacheStatus, CommandDef, CommandError, Context, ErrorCode, Output};
+use tinct_command::{CacheStatus, CommandDef, CommandError, Context, Data, ErrorCode};
 use tinct_engine::{
     ColorFormat, ExportOption, ExportOptions, Format, Layer, NameCase, Theme, export,
     export_themes, resolve, to_resolver_document,
@@ -90,7 +90,7 @@ pub struct ExportOut {
 pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
     let (r, e) = (s.clone(), s.clone());
     vec![
-        CommandDef::new(
+        CommandDef::encoded::<_, ResolveOut, _, _>(
             "tokens.resolve",
             "Resolve every token a node sees: inherited definitions, its overrides, aliases followed in the node's own context.",
             move |i: ResolveIn, ctx: Context| {
@@ -105,7 +105,9 @@ pub fn defs(s: &Arc<Services>) -> Vec<CommandDef> {
                     }
                     let (resolved, revisions) = resolve_with_revisions(store, &i.node).await?;
                     let out = ResolveOut::new(i.node, resolved, &revisions, prefix.as_deref());
-                    Ok(Output::Built(out))
+                    Data::encode(&out).map_err(|e| {
+                        CommandError::internal(format!("could not encode output: {e}"))
+                    })
                 }
             },
         )

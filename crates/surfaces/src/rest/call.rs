@@ -116,7 +116,7 @@ pub fn envelope(result: CommandResult) -> Response {
     // Sized for the encoded data plus the envelope around it, so the body is written once
     // instead of growing (and being copied) step by step.
     let mut body = Vec::with_capacity(result.data.as_ref().map_or(0, |d| d.json().len()) + 512);
-    match serde_json::to_writer(&mut body, &result) {
+    match result.write_json(&mut body) {
         Ok(()) => (status, headers, body).into_response(),
         // Plain data types always encode; this is only a guard.
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
