@@ -182,11 +182,17 @@ async fn nodes_without_answers_resolve_live_until_the_backfill_stores_them() {
 
     // A stored answer that is not JSON is reported, not handed out.
     let tx = store.begin().await.unwrap();
-    tx.put_resolved(&[("old".to_owned(), "garbage".to_owned())]).await.unwrap();
+    tx.put_resolved(&[("old".to_owned(), "garbage".to_owned())])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let broken = app
         .registry
-        .execute("tokens.resolve", json!({"node": "old"}), Context::new(Surface::Cli))
+        .execute(
+            "tokens.resolve",
+            json!({"node": "old"}),
+            Context::new(Surface::Cli),
+        )
         .await;
     let broken = serde_json::to_value(&broken).unwrap();
     assert_eq!(broken["error"]["code"], "INTERNAL_ERROR", "{broken}");
