@@ -126,12 +126,7 @@ async fn get(url: &str) -> (u16, Value) {
 }
 
 async fn scrape(base: &str) -> String {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = tinct_testkit::metrics_text(base).await;
     promtool_check(&text);
     text
 }

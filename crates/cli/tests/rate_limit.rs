@@ -136,12 +136,7 @@ fn token(sub: &str) -> String {
 }
 
 async fn metrics(base: &str) -> String {
-    reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    tinct_testkit::metrics_text(base).await
 }
 
 /// The value of one sample line of `/metrics`, e.g. `tinct_rate_limited_total{class="read"}`.

@@ -52,12 +52,7 @@ async fn jobs(queue: &PgQueue, filter: JobFilter) -> Vec<tinct_platform::Job> {
 
 /// The sum of a counter's samples with these labels on an instance's `/metrics`.
 async fn counter(base: &str, name: &str, labels: &[&str]) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = tinct_testkit::metrics_text(base).await;
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")))
         .filter(|l| labels.iter().all(|label| l.contains(label)))
@@ -267,12 +262,7 @@ async fn two_schedulers_one_leads_and_no_firing_is_doubled_or_lost_across_a_fail
     eventually("the queue depth reaches /metrics", || {
         let url = alive_url.clone();
         async move {
-            let text = reqwest::get(format!("{url}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = tinct_testkit::metrics_text(&url).await;
             text.lines().any(|l| {
                 l.starts_with("tinct_queue_depth{queue=\"default\"}")
                     && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(3.0)
@@ -541,12 +531,7 @@ async fn configured_schedules_fire_on_the_embedded_store_and_cannot_be_deleted_b
         }
     })
     .await;
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = tinct_testkit::metrics_text(&base).await;
     tinct_testkit::promtool_check(&metrics);
     for expected in [
         "tinct_scheduler_leader 1",

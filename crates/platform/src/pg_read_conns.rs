@@ -12,10 +12,9 @@ use sqlx::postgres::PgConnection;
 use sqlx::{Connection, PgPool, Postgres};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::postgres::TRUST_IDLE_FOR;
 use crate::store::{PoolStatus, Result};
 
-/// A connection idle longer than this is pinged before use (as the pool does on acquire).
-const TRUST_IDLE_FOR: Duration = Duration::from_millis(500);
 /// A connection idle longer than this goes back to sqlx, which closes it when idle too long.
 const KEEP_IDLE_FOR: Duration = Duration::from_secs(60);
 

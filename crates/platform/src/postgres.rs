@@ -129,11 +129,13 @@ impl PgStore {
     }
 }
 
+/// How long a connection may sit idle and still be used without a ping first.
+pub(crate) const TRUST_IDLE_FOR: Duration = Duration::from_millis(500);
+
 /// Connections are pinged before use only when they sat idle for a while (as HikariCP does):
 /// a ping before every acquire is a round trip per query — as much as a simple read costs —
 /// while under load connections are never idle long enough to have died unseen.
 fn pool_options(pool_size: u32) -> PgPoolOptions {
-    const TRUST_IDLE_FOR: Duration = Duration::from_millis(500);
     PgPoolOptions::new()
         .max_connections(pool_size.max(1))
         .test_before_acquire(false)

@@ -24,6 +24,13 @@ macro_rules! now {
     };
 }
 
+/// Completes one claimed attempt (?1 job, ?2 worker, ?3 attempt), if it is still that claim's.
+const COMPLETE: &str = concat!(
+    "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, finished_at = ",
+    now!(),
+    " WHERE id = ?1 AND locked_by = ?2 AND attempt = ?3 AND state = 'running'"
+);
+
 macro_rules! job_columns {
     () => {
         "id, kind, args, queue, priority, state, run_at, attempt, max_attempts, unique_key, \
@@ -267,17 +274,12 @@ impl Queue for SqliteQueue {
     }
 
     async fn complete(&self, claim: &Claim) -> QueueResult<bool> {
-        let done = sqlx::query(concat!(
-            "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
-             finished_at = ",
-            now!(),
-            " WHERE id = ?1 AND locked_by = ?2 AND attempt = ?3 AND state = 'running'"
-        ))
-        .bind(claim.id)
-        .bind(&claim.worker)
-        .bind(claim.attempt)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(COMPLETE)
+            .bind(claim.id)
+            .bind(&claim.worker)
+            .bind(claim.attempt)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -286,17 +288,12 @@ impl Queue for SqliteQueue {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut done = Vec::with_capacity(claims.len());
         for claim in claims {
-            let completed = sqlx::query(concat!(
-                "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL, \
-                 finished_at = ",
-                now!(),
-                " WHERE id = ?1 AND locked_by = ?2 AND attempt = ?3 AND state = 'running'"
-            ))
-            .bind(claim.id)
-            .bind(&claim.worker)
-            .bind(claim.attempt)
-            .execute(&mut *tx)
-            .await?;
+            let completed = sqlx::query(COMPLETE)
+                .bind(claim.id)
+                .bind(&claim.worker)
+                .bind(claim.attempt)
+                .execute(&mut *tx)
+                .await?;
             if completed.rows_affected() == 1 {
                 done.push(claim.id);
             }

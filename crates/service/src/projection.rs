@@ -30,8 +30,8 @@ pub async fn refresh(tx: &dyn StoreTx) -> Result<(), CommandError> {
     refresh_below(tx, tx.changed_nodes()).await.map(|_| ())
 }
 
-/// Stores the answers of nodes that have none (data written before the projection existed),
-/// one design system at a time; returns how many nodes it answered. Reads resolve such nodes
+/// Stores the answers of nodes that have none (data written before the projection existed), one
+/// such node and its subtree per transaction; returns how many nodes it answered. Reads resolve such nodes
 /// live meanwhile, so this only makes them fast.
 pub async fn backfill(store: &dyn Store) -> Result<usize, CommandError> {
     let mut missing = Vec::new();
@@ -110,10 +110,10 @@ async fn refresh_below(tx: &dyn StoreTx, nodes: Vec<String>) -> Result<usize, Co
             match resolve(&layers) {
                 Ok(resolved) => {
                     let answer = ResolveOut::new(id.clone(), resolved, &revisions, None);
-                    let json = Data::encode(&answer).map_err(|e| {
+                    let json = serde_json::to_string(&answer).map_err(|e| {
                         CommandError::internal(format!("could not encode node '{id}': {e}"))
                     })?;
-                    answers.push((id, json.json().to_owned()));
+                    answers.push((id, json));
                 }
                 // Reads of it resolve live and report why.
                 Err(_) => unresolvable.push(id),

@@ -17,5 +17,5 @@ pub use postgres::Postgres;
 pub use process::free_port;
 pub use promtool::promtool_check;
 pub use redis::Redis;
-pub use tinct::{TinctServer, post_command, tinct_command};
+pub use tinct::{TinctServer, metrics_text, post_command, tinct_command};
 pub use wait::eventually;

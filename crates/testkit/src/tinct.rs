@@ -45,6 +45,16 @@ pub async fn post_command(
         .expect("an envelope")
 }
 
+/// `GET {base}/metrics`: the Prometheus text.
+pub async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("request to tinct")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 impl TinctServer {
     /// Starts `bin serve` on a fresh temporary data directory.
     pub fn start(bin: &Path) -> TinctServer {
