@@ -203,14 +203,28 @@ impl Context {
         self.lock().revision.clone()
     }
 
-    pub(crate) fn take_produced(&self) -> (Vec<String>, Option<String>, Option<CacheStatus>) {
-        let mut p = self.lock();
-        (std::mem::take(&mut p.warnings), p.revision.clone(), p.cache)
+    /// What the call produces, readable after the context itself has been handed on.
+    pub(crate) fn produced(&self) -> ProducedHandle {
+        ProducedHandle(Arc::clone(&self.produced))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Produced> {
         // A poisoned lock only means another clone panicked mid-push; the data is still usable.
         self.produced.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A handle on what a call produced, kept by the registry while the context runs the chain.
+pub(crate) struct ProducedHandle(Arc<Mutex<Produced>>);
+
+impl ProducedHandle {
+    pub(crate) fn cache(&self) -> Option<CacheStatus> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).cache
+    }
+
+    pub(crate) fn take(&self) -> (Vec<String>, Option<String>, Option<CacheStatus>) {
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        (std::mem::take(&mut p.warnings), p.revision.clone(), p.cache)
     }
 }
 
@@ -245,7 +259,7 @@ mod tests {
         let child = ctx.child();
         assert_eq!(child.actor, "ana");
         assert_eq!(child.trace_id, ctx.trace_id);
-        assert!(child.take_produced().0.is_empty());
-        assert_eq!(ctx.take_produced().0, vec!["parent".to_owned()]);
+        assert!(child.produced().take().0.is_empty());
+        assert_eq!(ctx.produced().take().0, vec!["parent".to_owned()]);
     }
 }

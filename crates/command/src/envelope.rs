@@ -110,13 +110,62 @@ impl CommandResult {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"error\":");
-        serde_json::to_writer(&mut *out, &self.error)?;
+        match &self.error {
+            Some(error) => serde_json::to_writer(&mut *out, error)?,
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"warnings\":");
         serde_json::to_writer(&mut *out, &self.warnings)?;
         out.extend_from_slice(b",\"metadata\":");
-        serde_json::to_writer(&mut *out, &self.metadata)?;
+        self.metadata.write_json(out)?;
         out.push(b'}');
         Ok(())
+    }
+}
+
+impl Metadata {
+    /// Appends the metadata as JSON, as serde writes it. By hand because it is on every answer:
+    /// the names need no escaping and the values (command names, trace ids) rarely do.
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(b"{\"command\":");
+        write_str(out, &self.command)?;
+        out.extend_from_slice(b",\"traceId\":");
+        write_str(out, &self.trace_id)?;
+        out.extend_from_slice(b",\"durationMs\":");
+        serde_json::to_writer(&mut *out, &self.duration_ms)?;
+        out.extend_from_slice(b",\"instance\":");
+        write_str(out, &self.instance)?;
+        out.extend_from_slice(b",\"cache\":");
+        out.extend_from_slice(match self.cache {
+            None => b"null",
+            Some(CacheStatus::Hit) => b"\"hit\"",
+            Some(CacheStatus::Miss) => b"\"miss\"",
+            Some(CacheStatus::Bypass) => b"\"bypass\"",
+        });
+        out.extend_from_slice(b",\"revision\":");
+        match &self.revision {
+            Some(revision) => write_str(out, revision)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"commandVersion\":");
+        match self.command_version {
+            Some(version) => serde_json::to_writer(&mut *out, &version)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A JSON string: copied as it is when nothing in it needs escaping, else written by serde.
+fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, text)
     }
 }
 
@@ -158,7 +207,21 @@ mod tests {
             warnings: Vec::new(),
             metadata: metadata(),
         };
-        for result in [ok, failed] {
+        let mut varied = metadata();
+        varied.command = "a\u{1}\\b\u{e9}".to_owned();
+        varied.revision = Some("42".to_owned());
+        varied.command_version = None;
+        varied.duration_ms = 0.0;
+        let mut others = Vec::new();
+        for cache in [None, Some(CacheStatus::Miss), Some(CacheStatus::Bypass)] {
+            let mut result = ok.clone();
+            result.metadata = Metadata {
+                cache,
+                ..varied.clone()
+            };
+            others.push(result);
+        }
+        for result in [ok, failed].into_iter().chain(others) {
             let mut written = Vec::new();
             result.write_json(&mut written).unwrap();
             assert_eq!(

@@ -122,16 +122,19 @@ impl Registry {
         let started = Instant::now();
         let def = self.commands.get(name).cloned();
         let version = def.as_ref().map(|d| d.version);
+        // The context goes down the chain; what it produced and its trace id stay here.
+        let produced = ctx.produced();
+        let trace_id = ctx.trace_id.clone();
         let outcome = match def {
             None => Err(self.unknown_command(name)),
-            Some(command) => self.run_chain(command, input, ctx.clone()).await,
+            Some(command) => self.run_chain(command, input, ctx, &trace_id).await,
         };
-        let (warnings, revision, cache) = ctx.take_produced();
+        let (warnings, revision, cache) = produced.take();
         let (data, error) = match outcome {
             Ok(data) => (Some(data), None),
             Err(e) => {
                 if e.code == ErrorCode::InternalError {
-                    tracing::error!(trace_id = %ctx.trace_id, command = name, error = %e.message, "command failed");
+                    tracing::error!(trace_id = %trace_id, command = name, error = %e.message, "command failed");
                 }
                 (None, Some(ErrorBody::from(e)))
             }
@@ -143,7 +146,7 @@ impl Registry {
             warnings,
             metadata: Metadata {
                 command: name.to_owned(),
-                trace_id: ctx.trace_id.clone(),
+                trace_id,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
                 instance: self.instance.clone(),
                 cache,
@@ -184,8 +187,8 @@ impl Registry {
         command: Arc<CommandDef>,
         input: Value,
         ctx: Context,
+        trace_id: &str,
     ) -> Result<Data, CommandError> {
-        let trace_id = ctx.trace_id.clone();
         let deadline = ctx.deadline;
         let call = Call {
             command,

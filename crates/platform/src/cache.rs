@@ -28,12 +28,15 @@ pub struct Generation {
 #[async_trait]
 pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Option<CachedValue>;
+    /// The entry if this process holds it, without I/O (`get` also asks shared levels).
+    fn get_local(&self, key: &str) -> Option<CachedValue>;
     async fn put(&self, key: &str, value: CachedValue);
     /// False when `put` keeps nothing (a cache of size 0), so callers need not build entries.
     fn stores(&self) -> bool {
         true
     }
-    async fn generation(&self, scope: &str) -> Generation;
+    /// Kept in each process (the event feed raises it on every instance), so it needs no I/O.
+    fn generation(&self, scope: &str) -> Generation;
     /// Raises each scope's generation to at least `to` (field by field), so applying the same
     /// change twice, or out of order, is harmless.
     async fn invalidate(&self, scopes: &[String], to: Generation);

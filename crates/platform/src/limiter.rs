@@ -7,11 +7,12 @@
 //! the caller chooses whether that lets the request through or refuses it.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use foldhash::fast::RandomState;
 use redis::aio::ConnectionManager;
 
 use crate::redis_script::Script;
@@ -142,6 +143,16 @@ pub trait Limiter: Send + Sync {
     /// Decides one request for `key` under `policy`; an allowed request uses up budget.
     async fn check(&self, key: &str, policy: &RatePolicy) -> Result<Decision, LimiterError>;
 
+    /// The same decision without waiting, for limiters that keep their state in this process;
+    /// `None` when deciding needs I/O (then `check`).
+    fn check_now(
+        &self,
+        _key: &str,
+        _policy: &RatePolicy,
+    ) -> Option<Result<Decision, LimiterError>> {
+        None
+    }
+
     /// One line for logs and health.
     fn describe(&self) -> String;
 }
@@ -213,7 +224,7 @@ pub struct LocalLimiter {
 #[derive(Default)]
 struct Shard {
     /// Key → TAT in microseconds of the clock.
-    tats: HashMap<String, u64>,
+    tats: HashMap<String, u64, RandomState>,
     next_sweep: u64,
 }
 
@@ -231,7 +242,7 @@ impl LocalLimiter {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         LocalLimiter {
             clock,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
@@ -266,9 +277,15 @@ impl LocalLimiter {
                 shard.tats.retain(|_, tat| *tat > median);
             }
         }
-        let (new_tat, decision) = gcra(shard.tats.get(key).copied(), now, policy);
-        if let Some(tat) = new_tat {
-            shard.tats.insert(key.to_owned(), tat);
+        // One lookup for a known key; a new one is copied in only when it is allowed.
+        let stored = shard.tats.get_mut(key);
+        let (new_tat, decision) = gcra(stored.as_deref().copied(), now, policy);
+        match (new_tat, stored) {
+            (Some(tat), Some(slot)) => *slot = tat,
+            (Some(tat), None) => {
+                shard.tats.insert(key.to_owned(), tat);
+            }
+            (None, _) => {}
         }
         decision
     }
@@ -278,6 +295,10 @@ impl LocalLimiter {
 impl Limiter for LocalLimiter {
     async fn check(&self, key: &str, policy: &RatePolicy) -> Result<Decision, LimiterError> {
         Ok(self.decide(key, policy))
+    }
+
+    fn check_now(&self, key: &str, policy: &RatePolicy) -> Option<Result<Decision, LimiterError>> {
+        Some(Ok(self.decide(key, policy)))
     }
 
     fn describe(&self) -> String {

@@ -8,9 +8,12 @@ use async_trait::async_trait;
 
 use crate::cache::{Cache, CachedValue, Generation};
 
+// Keys are hashed on every read: foldhash (randomly seeded per process) instead of SipHash.
+type Hasher = foldhash::fast::RandomState;
+
 pub struct LocalCache {
-    entries: moka::sync::Cache<String, CachedValue>,
-    generations: Mutex<HashMap<String, Generation>>,
+    entries: moka::sync::Cache<String, CachedValue, Hasher>,
+    generations: Mutex<HashMap<String, Generation, Hasher>>,
 }
 
 impl LocalCache {
@@ -19,12 +22,12 @@ impl LocalCache {
             entries: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(Hasher::default()),
             generations: Mutex::default(),
         }
     }
 
-    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Generation>> {
+    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Generation, Hasher>> {
         self.generations.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -32,6 +35,10 @@ impl LocalCache {
 #[async_trait]
 impl Cache for LocalCache {
     async fn get(&self, key: &str) -> Option<CachedValue> {
+        self.get_local(key)
+    }
+
+    fn get_local(&self, key: &str) -> Option<CachedValue> {
         self.entries.get(key)
     }
 
@@ -43,7 +50,7 @@ impl Cache for LocalCache {
         self.entries.policy().max_capacity() != Some(0)
     }
 
-    async fn generation(&self, scope: &str) -> Generation {
+    fn generation(&self, scope: &str) -> Generation {
         self.generations().get(scope).copied().unwrap_or_default()
     }
 
@@ -76,11 +83,11 @@ mod tests {
             .await;
         let hit = cache.get("k").await.expect("just stored");
         assert_eq!((hit.value.get(), hit.revision), ("1", 3));
-        assert_eq!(cache.generation("a").await, Generation::default());
+        assert_eq!(cache.generation("a"), Generation::default());
         let to = |number, revision| Generation { number, revision };
         cache.invalidate(&["a".to_owned()], to(4, 7)).await;
         cache.invalidate(&["a".to_owned()], to(3, 9)).await;
-        assert_eq!(cache.generation("a").await, to(4, 9), "field-wise maximum");
-        assert_eq!(cache.generation("b").await, Generation::default());
+        assert_eq!(cache.generation("a"), to(4, 9), "field-wise maximum");
+        assert_eq!(cache.generation("b"), Generation::default());
     }
 }

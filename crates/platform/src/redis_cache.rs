@@ -113,6 +113,10 @@ impl Cache for RedisCache {
         }
     }
 
+    fn get_local(&self, key: &str) -> Option<CachedValue> {
+        self.l1.get_local(key)
+    }
+
     async fn put(&self, key: &str, value: CachedValue) {
         self.l1.put(key, value.clone()).await;
         let Some((mut conn, permit)) = self.connection().await else {
@@ -132,8 +136,8 @@ impl Cache for RedisCache {
         }
     }
 
-    async fn generation(&self, scope: &str) -> Generation {
-        self.l1.generation(scope).await
+    fn generation(&self, scope: &str) -> Generation {
+        self.l1.generation(scope)
     }
 
     async fn invalidate(&self, scopes: &[String], to: Generation) {

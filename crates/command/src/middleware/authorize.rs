@@ -4,13 +4,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::json;
 
-use super::{Call, Middleware, Next};
+use super::{Call, Middleware, Step};
 use crate::auth::{AuthMode, Authenticator, Credential, Principal, TokenRejected};
 use crate::context::Surface;
-use crate::data::Data;
 use crate::definition::CommandDef;
 use crate::error::{CommandError, ErrorCode};
 
@@ -59,11 +57,10 @@ impl Authorize {
     }
 }
 
-#[async_trait]
 impl Middleware for Authorize {
-    async fn handle(&self, mut call: Call, next: Next<'_>) -> Result<Data, CommandError> {
+    fn before(&self, call: &mut Call) -> Result<Step, CommandError> {
         if call.ctx.surface == Surface::Internal {
-            return next.run(call).await;
+            return Ok(Step::Pass);
         }
         match &call.ctx.credential {
             Some(credential) => {
@@ -76,7 +73,7 @@ impl Middleware for Authorize {
             None if self.anonymous_may_run(&call.command) => {}
             None => return Err(token_required(&call.command, self.mode)),
         }
-        next.run(call).await
+        Ok(Step::Pass)
     }
 }
 

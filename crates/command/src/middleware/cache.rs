@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tinct_platform::{Cache, Cached, Generation};
+use tinct_platform::{Cache, Cached, CachedValue, Generation};
 
-use super::{Call, Middleware, Next};
+use super::{Call, Middleware, Next, Step};
 use crate::data::Data;
 use crate::definition::CachePolicy;
 use crate::envelope::CacheStatus;
@@ -28,8 +28,43 @@ impl CommandCache {
     }
 }
 
+impl CommandCache {
+    /// The key of a read in the command's current generation, and that generation.
+    fn key(&self, call: &Call) -> (String, Generation) {
+        let generation = self.cache.generation(&call.command.name);
+        let key = cache_key(&call.command.name, generation.number, &call.input);
+        (key, generation)
+    }
+}
+
+/// A caller holding a newer consistency token than the entry is known to have skips it: this
+/// instance may not have heard of that write yet.
+fn usable(hit: Option<CachedValue>, call: &Call) -> Option<CachedValue> {
+    let wanted = call.ctx.consistency.unwrap_or(0);
+    hit.filter(|c| c.revision >= wanted)
+}
+
 #[async_trait]
 impl Middleware for CommandCache {
+    /// A hit in this process answers here, before any future is built for the call.
+    fn before(&self, call: &mut Call) -> Result<Step, CommandError> {
+        if call.command.mutation {
+            return Ok(Step::Wrap);
+        }
+        if call.command.cache == CachePolicy::Never {
+            call.ctx.set_cache(CacheStatus::Bypass);
+            return Ok(Step::Pass);
+        }
+        let (key, _) = self.key(call);
+        Ok(match usable(self.cache.get_local(&key), call) {
+            Some(hit) => {
+                call.ctx.set_cache(CacheStatus::Hit);
+                Step::Answer(Data::from(hit.value.clone()))
+            }
+            None => Step::Wrap,
+        })
+    }
+
     async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
         let command = Arc::clone(&call.command);
         if command.mutation {
@@ -45,16 +80,10 @@ impl Middleware for CommandCache {
             ctx.set_cache(CacheStatus::Bypass);
             return Ok(out);
         }
-        if command.cache == CachePolicy::Never {
-            call.ctx.set_cache(CacheStatus::Bypass);
-            return next.run(call).await;
-        }
-        let generation = self.cache.generation(&command.name).await;
-        let key = cache_key(&command.name, generation.number, &call.input);
-        let wanted = call.ctx.consistency.unwrap_or(0);
-        // A caller holding a newer consistency token than the entry is known to have skips it:
-        // this instance may not have heard of that write yet.
-        if let Some(hit) = self.cache.get(&key).await.filter(|c| c.revision >= wanted) {
+        // Taken again: the generation must be the one current before the handler runs, and a
+        // shared level (Redis) may hold what this process does not.
+        let (key, generation) = self.key(&call);
+        if let Some(hit) = usable(self.cache.get(&key).await, &call) {
             call.ctx.set_cache(CacheStatus::Hit);
             return Ok(Data::from(hit.value.clone()));
         }

@@ -29,8 +29,9 @@ type BySurface = Vec<(&'static str, Arc<Handles>)>;
 struct Handles {
     in_progress: metrics::Gauge,
     duration: metrics::Histogram,
-    /// Outcome code → its counter (codes come from the closed catalogue).
+    /// Outcome code → its counter (codes come from the closed catalogue), but for `OK`.
     calls: RwLock<HashMap<&'static str, metrics::Counter>>,
+    ok: OnceLock<metrics::Counter>,
     /// Made on first use, so commands that are never cached show no cache series.
     cache_hits: OnceLock<metrics::Counter>,
     cache_misses: OnceLock<metrics::Counter>,
@@ -46,6 +47,7 @@ impl Handles {
             duration: metrics::histogram!("tinct_command_duration_seconds",
                 "command" => name.clone(), "surface" => surface),
             calls: RwLock::default(),
+            ok: OnceLock::new(),
             cache_hits: OnceLock::new(),
             cache_misses: OnceLock::new(),
             command: name,
@@ -63,17 +65,23 @@ impl Handles {
     }
 
     fn count(&self, code: &'static str) {
+        if code == "OK" {
+            // Most calls succeed: their counter is kept aside, without a lookup by code.
+            return self.ok.get_or_init(|| self.counter(code)).increment(1);
+        }
         let known = read(&self.calls).get(code).cloned();
         let counter = known.unwrap_or_else(|| {
             write(&self.calls)
                 .entry(code)
-                .or_insert_with(|| {
-                    metrics::counter!("tinct_commands_total", "command" => self.command.clone(),
-                        "surface" => self.surface, "code" => code)
-                })
+                .or_insert_with(|| self.counter(code))
                 .clone()
         });
         counter.increment(1);
+    }
+
+    fn counter(&self, code: &'static str) -> metrics::Counter {
+        metrics::counter!("tinct_commands_total", "command" => self.command.clone(),
+            "surface" => self.surface, "code" => code)
     }
 }
 
@@ -147,10 +155,10 @@ impl Drop for Measured<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let command = &self.handles.command;
-        if !tally.by_name.contains_key(command) {
-            tally.by_name.insert(command.clone(), (0, 0.0));
-        }
-        let entry = tally.by_name.get_mut(command).expect("inserted above");
+        let entry = match tally.by_name.get_mut(command) {
+            Some(entry) => entry,
+            None => tally.by_name.entry(command.clone()).or_default(),
+        };
         entry.0 += 1;
         entry.1 += elapsed.as_secs_f64() * 1000.0;
         if code != "OK" {
@@ -216,13 +224,13 @@ impl CommandMetrics {
 #[async_trait]
 impl Middleware for CommandMetrics {
     async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
-        let ctx = call.ctx.clone();
-        let handles = self.handles(&call.command.name, ctx.surface.as_str());
+        let produced = call.ctx.produced();
+        let handles = self.handles(&call.command.name, call.ctx.surface.as_str());
         handles.in_progress.increment(1.0);
         let mut measured = Measured {
             metrics: self,
             handles: Arc::clone(&handles),
-            deadline: ctx.deadline,
+            deadline: call.ctx.deadline,
             started: Instant::now(),
             code: None,
         };
@@ -232,7 +240,7 @@ impl Middleware for CommandMetrics {
             Err(e) => e.code.as_str(),
         });
         drop(measured);
-        match ctx.cache_status() {
+        match produced.cache() {
             Some(CacheStatus::Hit) => handles.cache_result(&handles.cache_hits, "hit"),
             Some(CacheStatus::Miss) => handles.cache_result(&handles.cache_misses, "miss"),
             _ => {}

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tinct_platform::{Claimed, IdempotencyStore, KeyClaim, KeyState, StoreError, StoredKey};
 
-use super::{Call, Middleware, Next};
+use super::{Call, Middleware, Next, Step};
 use crate::context::Context;
 use crate::data::Data;
 use crate::envelope::{CacheStatus, ErrorBody};
@@ -154,10 +154,16 @@ impl Idempotency {
 
 #[async_trait]
 impl Middleware for Idempotency {
+    /// Only mutations take keys.
+    fn before(&self, call: &mut Call) -> Result<Step, CommandError> {
+        Ok(if call.command.mutation {
+            Step::Wrap
+        } else {
+            Step::Pass
+        })
+    }
+
     async fn handle(&self, mut call: Call, next: Next<'_>) -> Result<Data, CommandError> {
-        if !call.command.mutation {
-            return next.run(call).await;
-        }
         let field = take_field(&mut call.input, IDEMPOTENCY_KEY_FIELD);
         let key = match (field, call.ctx.idempotency_key.take()) {
             (Some(Value::String(field)), Some(header)) if field != header => {

@@ -36,9 +36,28 @@ pub struct Call {
     pub ctx: Context,
 }
 
+/// What `Middleware::before` decided.
+pub enum Step {
+    /// Hand the call on; this middleware has nothing to do after the rest of the chain.
+    Pass,
+    /// Run `Middleware::handle` around the rest of the chain.
+    Wrap,
+    /// Answer now (a cache hit): the rest of the chain does not run.
+    Answer(Data),
+}
+
 #[async_trait]
 pub trait Middleware: Send + Sync {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError>;
+    /// Runs first, without a future of its own: the checks that need no I/O. Most calls never
+    /// need more, and every `handle` costs an allocation and a move of the call.
+    fn before(&self, _call: &mut Call) -> Result<Step, CommandError> {
+        Ok(Step::Wrap)
+    }
+
+    /// Runs around the rest of the chain when `before` asked for it.
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
+        next.run(call).await
+    }
 }
 
 /// The rest of the chain after the current middleware.
@@ -51,10 +70,16 @@ impl<'a> Next<'a> {
         Next { rest: chain }
     }
 
-    pub async fn run(self, call: Call) -> Result<Data, CommandError> {
-        match self.rest.split_first() {
-            Some((first, rest)) => first.handle(call, Next { rest }).await,
-            None => (call.command.handler)(call.input, call.ctx).await,
+    pub async fn run(self, mut call: Call) -> Result<Data, CommandError> {
+        let mut rest = self.rest;
+        while let Some((first, after)) = rest.split_first() {
+            rest = after;
+            match first.before(&mut call)? {
+                Step::Pass => {}
+                Step::Wrap => return first.handle(call, Next { rest }).await,
+                Step::Answer(data) => return Ok(data),
+            }
         }
+        (call.command.handler)(call.input, call.ctx).await
     }
 }

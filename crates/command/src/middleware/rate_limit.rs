@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tinct_platform::{Decision, Limiter, LimiterError, RatePolicy};
 
-use super::{Call, Middleware, Next};
+use super::{Call, Middleware, Next, Step};
 use crate::client::{TrustedProxies, push_address_bucket};
 use crate::context::{Context, Surface};
 use crate::data::Data;
@@ -167,37 +167,77 @@ impl RateLimit {
     }
 }
 
-#[async_trait]
-impl Middleware for RateLimit {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
-        let Some(class) = CommandClass::of(&call.command) else {
-            return next.run(call).await;
-        };
-        let Some(policy) = self.policies.get(class) else {
-            return next.run(call).await;
-        };
-        let Some(key) = self.key(class, &call.ctx) else {
-            return next.run(call).await;
-        };
-        match self.limiter.check(&key, policy).await {
+/// Who a limited call charges: its class, that class's policy and the caller's key.
+struct Charge<'a> {
+    class: CommandClass,
+    policy: &'a RatePolicy,
+    key: String,
+}
+
+impl RateLimit {
+    /// What `call` is charged to; `None` for calls that are never limited.
+    fn charge(&self, call: &Call) -> Option<Charge<'_>> {
+        let class = CommandClass::of(&call.command)?;
+        let policy = self.policies.get(class)?;
+        let key = self.key(class, &call.ctx)?;
+        Some(Charge { class, policy, key })
+    }
+
+    /// Lets the call through or refuses it, from the limiter's answer.
+    fn settle(
+        &self,
+        command: &CommandDef,
+        charge: &Charge<'_>,
+        answer: Result<Decision, LimiterError>,
+    ) -> Result<(), CommandError> {
+        match answer {
             Ok(decision) if decision.allowed => {
                 self.limiter_answered();
-                next.run(call).await
+                Ok(())
             }
             Ok(decision) => {
                 self.limiter_answered();
-                metrics::counter!("tinct_rate_limited_total", "class" => class.as_str())
+                metrics::counter!("tinct_rate_limited_total", "class" => charge.class.as_str())
                     .increment(1);
-                Err(rate_limited(&call.command, class, policy, &decision))
+                Err(rate_limited(
+                    command,
+                    charge.class,
+                    charge.policy,
+                    &decision,
+                ))
             }
             Err(error) => {
                 self.limiter_failed(&error);
                 match self.fail {
-                    RateLimitFail::Open => next.run(call).await,
-                    RateLimitFail::Closed => Err(limiter_unavailable(class)),
+                    RateLimitFail::Open => Ok(()),
+                    RateLimitFail::Closed => Err(limiter_unavailable(charge.class)),
                 }
             }
         }
+    }
+}
+
+#[async_trait]
+impl Middleware for RateLimit {
+    /// An in-process limiter decides here; one that needs I/O (Redis) decides in `handle`.
+    fn before(&self, call: &mut Call) -> Result<Step, CommandError> {
+        let Some(charge) = self.charge(call) else {
+            return Ok(Step::Pass);
+        };
+        match self.limiter.check_now(&charge.key, charge.policy) {
+            Some(answer) => self
+                .settle(&call.command, &charge, answer)
+                .map(|()| Step::Pass),
+            None => Ok(Step::Wrap),
+        }
+    }
+
+    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
+        if let Some(charge) = self.charge(&call) {
+            let answer = self.limiter.check(&charge.key, charge.policy).await;
+            self.settle(&call.command, &charge, answer)?;
+        }
+        next.run(call).await
     }
 }
 

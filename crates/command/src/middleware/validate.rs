@@ -1,18 +1,15 @@
 //! Checks the input against the command's JSON Schema before any handler sees it, so every error
 //! names the field and the rule that was broken.
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Call, Middleware, Next};
-use crate::data::Data;
+use super::{Call, Middleware, Step};
 use crate::error::CommandError;
 
 pub struct ValidateInput;
 
-#[async_trait]
 impl Middleware for ValidateInput {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
+    fn before(&self, call: &mut Call) -> Result<Step, CommandError> {
         // `is_valid` is the validator's fast path; the errors are only walked for bad input.
         if let Some(validator) = call
             .command
@@ -35,10 +32,10 @@ impl Middleware for ValidateInput {
                 })
                 .collect();
             if !problems.is_empty() {
-                return Err(invalid_input(&call, problems));
+                return Err(invalid_input(call, problems));
             }
         }
-        next.run(call).await
+        Ok(Step::Pass)
     }
 }
 
