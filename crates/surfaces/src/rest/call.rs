@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,8 +17,13 @@ use tinct_command::{
 use super::RestState;
 use crate::openapi;
 
-pub const TRACE_HEADER: &str = "x-trace-id";
-pub const CONSISTENCY_HEADER: &str = "tinct-consistency";
+// Header names as constants: a lookup by `&str` parses and lower-cases the name on every request.
+pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+pub const CONSISTENCY_HEADER: HeaderName = HeaderName::from_static("tinct-consistency");
+pub const TRACEPARENT_HEADER: HeaderName = HeaderName::from_static("traceparent");
+pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
+pub const IDEMPOTENT_REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub const FORWARDED_FOR_HEADER: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The caller's credential from an `Authorization` header. An unreadable header is a refused
 /// credential, not an anonymous caller.
@@ -32,15 +37,17 @@ pub fn credential(headers: &HeaderMap) -> Option<Credential> {
 /// consistency token is refused (as a ready response) rather than silently ignored.
 #[allow(clippy::result_large_err)]
 pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Response> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let ctx = Context::new(Surface::Rest)
-        .with_trace_id(header(TRACE_HEADER).or_else(|| traceparent_id(header("traceparent"))))
+        .with_trace_id(
+            header(&TRACE_HEADER).or_else(|| traceparent_id(header(&TRACEPARENT_HEADER))),
+        )
         .with_credential(credential(headers))
         .with_client(client_addr(headers, None))
         // Unreadable bytes become a key the idempotency middleware refuses, not a missing key.
         .with_idempotency_key(
             headers
-                .get("idempotency-key")
+                .get(IDEMPOTENCY_KEY_HEADER)
                 .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned()),
         )
         .with_deadline(Some(Instant::now() + state.request_timeout));
@@ -52,7 +59,7 @@ pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Respon
 
 /// The request's `Tinct-Consistency` token, if any; a malformed one is refused, not ignored.
 pub fn consistency(headers: &HeaderMap) -> Result<Option<u64>, CommandError> {
-    let Some(value) = headers.get(CONSISTENCY_HEADER) else {
+    let Some(value) = headers.get(&CONSISTENCY_HEADER) else {
         return Ok(None);
     };
     value
@@ -87,8 +94,22 @@ fn traceparent_id(value: Option<&str>) -> Option<&str> {
 /// The envelope as an HTTP response: status from the error code, trace and consistency headers,
 /// and the auth scheme on 401 (RFC 6750).
 pub fn envelope(result: CommandResult) -> Response {
-    let status = StatusCode::from_u16(result.http_status()).unwrap_or(StatusCode::OK);
-    let mut headers = HeaderMap::new();
+    // Sized for the encoded data plus the envelope around it, so the body is written once
+    // instead of growing (and being copied) step by step.
+    let mut body = Vec::with_capacity(result.data.as_ref().map_or(0, |d| d.json().len()) + 512);
+    if let Err(e) = result.write_json(&mut body) {
+        // Plain data types always encode; this is only a guard.
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    // The response is built in place: a `(status, headers, body)` tuple would copy every header
+    // into the response's own map.
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(result.http_status()).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if result.error_code() == Some(ErrorCode::Unauthorized) {
         headers.insert(
             WWW_AUTHENTICATE,
@@ -96,36 +117,25 @@ pub fn envelope(result: CommandResult) -> Response {
         );
     }
     if let Some(error) = &result.error {
-        retry_headers(&mut headers, error);
+        retry_headers(headers, error);
     }
-    insert(&mut headers, TRACE_HEADER, &result.metadata.trace_id);
+    insert(headers, TRACE_HEADER, &result.metadata.trace_id);
     if let Some(revision) = &result.metadata.revision {
-        insert(&mut headers, CONSISTENCY_HEADER, revision);
+        insert(headers, CONSISTENCY_HEADER, revision);
     }
     if result
         .warnings
         .iter()
         .any(|w| w.starts_with(tinct_command::middleware::REPLAY_WARNING))
     {
-        insert(&mut headers, "idempotent-replayed", "true");
+        headers.insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
-    headers.insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    // Sized for the encoded data plus the envelope around it, so the body is written once
-    // instead of growing (and being copied) step by step.
-    let mut body = Vec::with_capacity(result.data.as_ref().map_or(0, |d| d.json().len()) + 512);
-    match result.write_json(&mut body) {
-        Ok(()) => (status, headers, body).into_response(),
-        // Plain data types always encode; this is only a guard.
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    response
 }
 
-pub fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+pub fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), v);
+        headers.insert(name, v);
     }
 }
 
@@ -265,19 +275,16 @@ pub async fn no_route(State(state): State<RestState>, headers: HeaderMap, uri: U
 
 tokio::task_local! {
     /// The TCP peer of the request being handled, for `context()`.
-    static PEER: std::net::SocketAddr;
+    static PEER: Option<std::net::SocketAddr>;
 }
 
 /// Runs `request` with the connection's peer address (from `into_make_service_with_connect_info`)
 /// visible to `context()`.
-pub async fn with_peer<F: std::future::Future>(
+pub fn with_peer<F: std::future::Future>(
     peer: Option<std::net::SocketAddr>,
     request: F,
-) -> F::Output {
-    match peer {
-        Some(peer) => PEER.scope(peer, request).await,
-        None => request.await,
-    }
+) -> tokio::task::futures::TaskLocalFuture<Option<std::net::SocketAddr>, F> {
+    PEER.scope(peer, request)
 }
 
 /// The caller's network address: `peer` (or the one `remember_peer` saw) and every
@@ -286,11 +293,11 @@ pub fn client_addr(
     headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> Option<tinct_command::ClientAddr> {
-    let peer = peer.or_else(|| PEER.try_with(|peer| *peer).ok())?;
+    let peer = peer.or_else(|| PEER.try_with(|peer| *peer).ok().flatten())?;
     Some(tinct_command::ClientAddr::from_headers(
         peer.ip(),
         headers
-            .get_all("x-forwarded-for")
+            .get_all(FORWARDED_FOR_HEADER)
             .iter()
             .filter_map(|v| v.to_str().ok()),
     ))
@@ -307,7 +314,7 @@ fn retry_headers(headers: &mut HeaderMap, error: &tinct_command::ErrorBody) {
         return;
     }
     if let Some(secs) = number("retryAfterSecs") {
-        insert(headers, "retry-after", &secs.to_string());
+        insert(headers, RETRY_AFTER, &secs.to_string());
     }
     if error.code != ErrorCode::RateLimited {
         return;
@@ -318,10 +325,10 @@ fn retry_headers(headers: &mut HeaderMap, error: &tinct_command::ErrorBody) {
         ("ratelimit-reset", "resetAfterSecs"),
     ] {
         if let Some(n) = number(key) {
-            insert(headers, name, &n.to_string());
+            insert(headers, HeaderName::from_static(name), &n.to_string());
         }
     }
     if let Some(policy) = details.get("policy").and_then(Value::as_str) {
-        insert(headers, "ratelimit-policy", policy);
+        insert(headers, HeaderName::from_static("ratelimit-policy"), policy);
     }
 }

@@ -41,10 +41,10 @@ pub async fn export_file(
     };
     let etag = file.etag;
     let mut out = HeaderMap::new();
-    insert(&mut out, "etag", &etag);
+    insert(&mut out, header::ETAG, &etag);
     insert(
         &mut out,
-        "cache-control",
+        header::CACHE_CONTROL,
         &format!(
             "{}, max-age={}",
             cache_scope(&headers),
@@ -55,7 +55,7 @@ pub async fn export_file(
     if etag_matches(&headers, &etag) {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    insert(&mut out, "content-type", &file.content_type);
+    insert(&mut out, header::CONTENT_TYPE, &file.content_type);
     (StatusCode::OK, out, file.content).into_response()
 }
 

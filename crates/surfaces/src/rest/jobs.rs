@@ -10,7 +10,7 @@
 //! reads the bytes from the Blob port.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -168,12 +168,12 @@ pub async fn snapshot_file(
 /// The bytes with their type and ETag, or 304 when the client has them.
 fn file(request: &HeaderMap, trace_id: &str, blob: Blob, cache_control: &str) -> Response {
     let mut out = HeaderMap::new();
-    insert(&mut out, "etag", &blob.meta.etag);
-    insert(&mut out, "cache-control", cache_control);
+    insert(&mut out, header::ETAG, &blob.meta.etag);
+    insert(&mut out, header::CACHE_CONTROL, cache_control);
     insert(&mut out, TRACE_HEADER, trace_id);
     if etag_matches(request, &blob.meta.etag) {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    insert(&mut out, "content-type", &blob.meta.content_type);
+    insert(&mut out, header::CONTENT_TYPE, &blob.meta.content_type);
     (StatusCode::OK, out, blob.bytes).into_response()
 }

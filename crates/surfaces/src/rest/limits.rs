@@ -16,23 +16,32 @@ use super::call::{context_or_return, early_error};
 /// per group; nothing legitimate comes near this.
 pub const MAX_JSON_DEPTH: usize = 128;
 
-/// The request, its body read in full when it has one, or the refusal to send instead.
-pub async fn admit(state: &RestState, request: Request) -> Result<Request, Response> {
-    let max = state.max_body_bytes;
-    let declared = request
+/// The length the request declares (`Content-Length`), if it declares one that reads as a number.
+fn declared_length(request: &Request) -> Option<u64> {
+    request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let may_have_body = declared.is_some_and(|n| n > 0)
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Whether the request may carry a body, so `admit` has to read it.
+pub fn may_have_body(request: &Request) -> bool {
+    declared_length(request).is_some_and(|n| n > 0)
         || request.headers().contains_key(header::TRANSFER_ENCODING)
         || !matches!(
             *request.method(),
             Method::GET | Method::HEAD | Method::OPTIONS
-        );
-    if !may_have_body {
+        )
+}
+
+/// The request, its body read in full when it has one, or the refusal to send instead.
+pub async fn admit(state: &RestState, request: Request) -> Result<Request, Response> {
+    let max = state.max_body_bytes;
+    if !may_have_body(&request) {
         return Ok(request);
     }
+    let declared = declared_length(&request);
     if declared.is_some_and(|n| n > max) {
         return Err(too_large(state, request.headers(), max));
     }

@@ -2,6 +2,7 @@
 //! routes for the reads a web developer expects.
 
 mod call;
+mod edge;
 mod export;
 mod health;
 mod jobs;
@@ -19,10 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, Request, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::{get, post};
 use tinct_command::Registry;
 use tinct_command::middleware::CommandMetrics;
@@ -97,11 +96,18 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     if config.serves("rest") {
         router = router
             .route("/v1/commands", get(call::catalogue))
+            // `edge` enforces max_body_bytes with the envelope; axum's own 2 MB default for body
+            // extractors would otherwise refuse larger bodies first, in plain text.
             .route(
                 "/v1/commands/{name}",
-                post(call::command).get(call::describe),
+                post(call::command)
+                    .get(call::describe)
+                    .layer(DefaultBodyLimit::disable()),
             )
-            .route("/v1/batch", post(call::batch))
+            .route(
+                "/v1/batch",
+                post(call::batch).layer(DefaultBodyLimit::disable()),
+            )
             .route("/v1/openapi.json", get(call::openapi))
             .route("/v1/nodes", get(resources::list_nodes))
             .route("/v1/nodes/{id}", get(resources::get_node))
@@ -129,47 +135,22 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     }
     // One layer for the whole stack: each `Router::layer` boxes the route again, and every request
     // clones (allocates) every box.
+    // One layer for the whole stack: each `Router::layer` boxes the route again, and every request
+    // clones (allocates) every box. The panic layer is outside `edge` so that `edge` sees the
+    // routes' own response type and passes reads straight through.
     let layers = tower::ServiceBuilder::new()
         // The span names the path only: a query may carry an access token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .option_layer(cors(&config.cors_origins))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         .layer(panic::layer(app.registry.instance()))
-        // `edge` enforces max_body_bytes with the envelope; axum's own 2 MB default for
-        // extractors would otherwise refuse larger bodies first, in plain text.
-        .layer(axum::extract::DefaultBodyLimit::disable());
+        .layer(edge::EdgeLayer::new(state.clone()));
     router
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
         .layer(layers)
         .with_state(state)
-}
-
-/// `nosniff` on every answer (the page sets its own, stricter headers too), and `Connection:
-/// close` while draining, so a proxy's kept-alive connections end cleanly after their answer
-/// instead of being cut when the server stops.
-/// What every request passes through, as one layer (each `from_fn` layer costs a service clone
-/// and a boxed future per request): the request limits, the peer address for `context()`, and the
-/// headers every answer carries.
-async fn edge(State(state): State<RestState>, request: Request<Body>, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let mut response = match limits::admit(&state, request).await {
-        Ok(request) => call::with_peer(peer, next.run(request)).await,
-        Err(refused) => refused,
-    };
-    let headers = response.headers_mut();
-    headers
-        .entry(header::X_CONTENT_TYPE_OPTIONS)
-        .or_insert(HeaderValue::from_static("nosniff"));
-    if state.is_draining() {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 /// Cross-origin access for the configured browser origins; none configured: no CORS headers at
@@ -200,17 +181,17 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         header::AUTHORIZATION,
         header::CONTENT_TYPE,
         header::IF_NONE_MATCH,
-        header::HeaderName::from_static(call::CONSISTENCY_HEADER),
-        header::HeaderName::from_static(call::TRACE_HEADER),
-        header::HeaderName::from_static("traceparent"),
-        header::HeaderName::from_static("idempotency-key"),
+        call::CONSISTENCY_HEADER,
+        call::TRACE_HEADER,
+        call::TRACEPARENT_HEADER,
+        call::IDEMPOTENCY_KEY_HEADER,
     ];
     let exposed = [
         header::ETAG,
         header::RETRY_AFTER,
-        header::HeaderName::from_static(call::CONSISTENCY_HEADER),
-        header::HeaderName::from_static(call::TRACE_HEADER),
-        header::HeaderName::from_static("idempotent-replayed"),
+        call::CONSISTENCY_HEADER,
+        call::TRACE_HEADER,
+        call::IDEMPOTENT_REPLAYED_HEADER,
     ];
     Some(
         CorsLayer::new()

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::Response;
+use axum::http::{HeaderValue, Response, header};
 use tinct_command::{CommandError, CommandResult, new_trace_id, panic_reason};
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
@@ -33,7 +33,13 @@ impl ResponseForPanic for PanicEnvelope {
             .suggest(format!(
                 "This is a bug in tinct. Report it with trace id {trace_id}."
             ));
-        envelope(CommandResult::failure("", &trace_id, &self.instance, error))
+        let mut response = envelope(CommandResult::failure("", &trace_id, &self.instance, error));
+        // Outside the `edge` layer, which adds this to every other answer.
+        response.headers_mut().insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
@@ -29,30 +29,39 @@ async fn run(state: &RestState, headers: &HeaderMap, command: &str, input: Value
     envelope(state.registry.execute(command, input, ctx).await)
 }
 
+// The handlers take the request last and read its headers in place: the `HeaderMap` extractor
+// would copy them on every read.
+
 pub async fn list_nodes(
     State(state): State<RestState>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
+    request: Request,
 ) -> Response {
     let input = Value::Object(query_input(query));
-    run(&state, &headers, "node.list", input).await
+    run(&state, request.headers(), "node.list", input).await
 }
 
 pub async fn get_node(
     State(state): State<RestState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    request: Request,
 ) -> Response {
-    run(&state, &headers, "node.get", json!({ "id": id })).await
+    run(&state, request.headers(), "node.get", json!({ "id": id })).await
 }
 
 pub async fn node_tokens(
     State(state): State<RestState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    request: Request,
 ) -> Response {
     let mut input = query_input(query);
     input.insert("node".to_owned(), Value::String(id));
-    run(&state, &headers, "tokens.resolve", Value::Object(input)).await
+    run(
+        &state,
+        request.headers(),
+        "tokens.resolve",
+        Value::Object(input),
+    )
+    .await
 }

@@ -1,0 +1,123 @@
+//! What every request passes through, as one tower layer: the request limits, the peer address
+//! for `context()`, and the headers every answer carries (`nosniff`; `Connection: close` while
+//! draining, so a proxy's kept-alive connections end cleanly after their answer instead of being
+//! cut when the server stops).
+//!
+//! Written as a service rather than `axum::middleware::from_fn`, which boxes the inner service and
+//! the future of every request: a request without a body (every read) goes straight through.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use futures::future::{BoxFuture, Either};
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+
+use super::RestState;
+use super::call::with_peer;
+use super::limits;
+
+#[derive(Clone)]
+pub struct EdgeLayer {
+    state: RestState,
+}
+
+impl EdgeLayer {
+    pub fn new(state: RestState) -> Self {
+        EdgeLayer { state }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge {
+            state: self.state.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Edge<S> {
+    state: RestState,
+    inner: S,
+}
+
+type Scoped<F> = TaskLocalFuture<Option<SocketAddr>, F>;
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        Answer<Either<Scoped<S::Future>, BoxFuture<'static, Result<Response, Infallible>>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        let inner = if limits::may_have_body(&request) {
+            // The service that was polled ready goes with the request; a clone stays.
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            let state = self.state.clone();
+            Either::Right(Box::pin(async move {
+                match limits::admit(&state, request).await {
+                    Ok(request) => with_peer(peer, inner.call(request)).await,
+                    Err(refused) => Ok(refused),
+                }
+            }) as BoxFuture<'static, _>)
+        } else {
+            Either::Left(with_peer(peer, self.inner.call(request)))
+        };
+        Answer {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner answer with the headers every answer carries.
+    pub struct Answer<F> {
+        #[pin]
+        inner: F,
+        state: RestState,
+    }
+}
+
+impl<F> Future for Answer<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        let headers = response.headers_mut();
+        headers
+            .entry(header::X_CONTENT_TYPE_OPTIONS)
+            .or_insert(HeaderValue::from_static("nosniff"));
+        if this.state.is_draining() {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
