@@ -446,6 +446,21 @@ mod reads {
         )
     }
 
+    pub async fn unanswered_nodes(
+        c: &mut PgConnection,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM nodes n WHERE NOT EXISTS (SELECT 1 FROM resolved r WHERE r.node = n.id) \
+             AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(c)
+        .await?)
+    }
+
     pub async fn token(
         c: &mut PgConnection,
         node: &str,
@@ -578,6 +593,13 @@ macro_rules! pg_reads {
             }
             async fn resolved(&self, node: &str) -> Result<Option<String>> {
                 read!(self, c => reads::resolved(c, node))
+            }
+            async fn unanswered_nodes(
+                &self,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<String>> {
+                read!(self, c => reads::unanswered_nodes(c, after, limit))
             }
             async fn history(
                 &self,

@@ -220,6 +220,9 @@ routed_reads! {
     async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
         self.or_primary(|s| s.events_since(seq, limit)).await
     }
+    async fn unanswered_nodes(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        self.or_primary(|s| s.unanswered_nodes(after, limit)).await
+    }
     async fn latest_event_seq(&self) -> Result<i64> {
         self.or_primary(|s| s.latest_event_seq()).await
     }
@@ -415,6 +418,10 @@ routed_reads! {
     async fn events_since(&self, seq: i64, limit: u32) -> Result<Vec<ChangeEvent>> {
         // The event log is read from the primary: a consumer catching up must not miss the tail.
         self.primary.events_since(seq, limit).await
+    }
+    /// From the primary: a lagging replica would send the backfill after answers already stored.
+    async fn unanswered_nodes(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        self.primary.unanswered_nodes(after, limit).await
     }
     async fn latest_event_seq(&self) -> Result<i64> {
         self.primary.latest_event_seq().await

@@ -380,6 +380,18 @@ impl<T: Connected> StoreRead for T {
         )
     }
 
+    async fn unanswered_nodes(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        let mut conn = self.conn().await?;
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM nodes n WHERE NOT EXISTS (SELECT 1 FROM resolved r WHERE r.node = n.id) \
+             AND (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?)
+    }
+
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>> {
         let mut conn = self.conn().await?;
         let row = sqlx::query(

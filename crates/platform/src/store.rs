@@ -43,6 +43,9 @@ pub trait StoreRead: Send + Sync {
     async fn token(&self, node: &str, path: &str) -> Result<Option<TokenRecord>>;
     /// The node's stored resolved answer (JSON text), if the resolved projection holds one.
     async fn resolved(&self, node: &str) -> Result<Option<String>>;
+    /// Ids of the nodes the resolved projection holds no answer for, in id order after `after`,
+    /// at most `limit`: one query per page, however many nodes are answered.
+    async fn unanswered_nodes(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
     /// Newest first.
     async fn history(
         &self,

@@ -161,6 +161,23 @@ mod conformance {
         );
         assert_eq!(store.resolved("proj-kid").await.unwrap(), None);
 
+        // The nodes without an answer, a page at a time in id order.
+        let unanswered = store.unanswered_nodes(None, 1000).await.unwrap();
+        assert!(
+            unanswered.contains(&"proj-kid".to_owned()),
+            "{unanswered:?}"
+        );
+        assert!(!unanswered.contains(&"proj".to_owned()), "{unanswered:?}");
+        let first = store.unanswered_nodes(None, 1).await.unwrap();
+        assert_eq!(first, unanswered[..1]);
+        // Pages follow the database's own order of ids, whatever its collation.
+        let kid = unanswered.iter().position(|id| id == "proj-kid").unwrap();
+        let after = store
+            .unanswered_nodes(Some("proj-kid"), 1000)
+            .await
+            .unwrap();
+        assert_eq!(after, unanswered[kid + 1..]);
+
         // A deleted node's answer goes with it.
         let tx = store.begin().await.unwrap();
         tx.delete_nodes(&["proj-kid".to_owned(), "proj".to_owned()])

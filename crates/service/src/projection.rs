@@ -35,24 +35,15 @@ pub async fn refresh(tx: &dyn StoreTx) -> Result<(), CommandError> {
 /// live meanwhile, so this only makes them fast.
 pub async fn backfill(store: &dyn Store) -> Result<usize, CommandError> {
     let mut missing = Vec::new();
-    let mut after: Option<String> = None;
     loop {
         let page = store
-            .nodes(None, after.as_deref(), 500)
+            .unanswered_nodes(missing.last().map(String::as_str), 500)
             .await
             .map_err(from_store)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        for node in page {
-            if store
-                .resolved(&node.id)
-                .await
-                .map_err(from_store)?
-                .is_none()
-            {
-                missing.push(node.id);
-            }
+        if page.is_empty() {
+            break;
         }
+        missing.extend(page);
     }
     let mut filled = 0;
     for node in missing {
