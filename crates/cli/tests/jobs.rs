@@ -230,6 +230,20 @@ async fn async_export_matches_the_sync_export(api: &Api) {
     // The status route is jobs.get.
     let status = api.get(&format!("/v1/jobs/{id}"), &[]).await;
     assert_eq!(status.ok()["state"], "completed");
+    // The listing shows the same artifact (read for the whole page at once).
+    let listed = api
+        .call("jobs.list", json!({"state": "completed", "kind": "export"}))
+        .await;
+    let listed = listed.ok()["jobs"].as_array().unwrap().clone();
+    let this = listed
+        .iter()
+        .find(|j| j["id"] == json!(id))
+        .expect("listed");
+    assert_eq!(this["artifact"], *artifact);
+    assert!(
+        listed.iter().all(|j| j["artifact"]["url"].is_string()),
+        "every completed export lists its artifact: {listed:?}"
+    );
 
     // A completed job is not retried or cancelled.
     let e = api.call("jobs.retry", json!({"id": id})).await;

@@ -87,6 +87,9 @@ pub trait Blobs: Send + Sync {
     async fn get(&self, key: &str) -> BlobResult<Option<Blob>>;
     /// What `get` would return, without the bytes.
     async fn head(&self, key: &str) -> BlobResult<Option<BlobMeta>>;
+    /// What `head` would return for each of `keys` (at most 1000) that holds a live blob, in one
+    /// query and in no particular order.
+    async fn heads(&self, keys: &[String]) -> BlobResult<Vec<BlobMeta>>;
     /// Live blobs whose key starts with `prefix`, in key order after `after`, at most `limit`
     /// (1–1000).
     async fn list(
@@ -128,6 +131,16 @@ pub(crate) fn check_put(key: &str, content_type: &str) -> BlobResult<()> {
         ));
     }
     Ok(())
+}
+
+pub(crate) fn check_keys(keys: &[String]) -> BlobResult<()> {
+    if keys.len() > MAX_BLOB_LIST as usize {
+        return Err(BlobError::Invalid(format!(
+            "{} keys asked for at once; ask for at most {MAX_BLOB_LIST}",
+            keys.len()
+        )));
+    }
+    keys.iter().try_for_each(|key| check_key(key))
 }
 
 pub(crate) fn check_list(prefix: &str, limit: u32) -> BlobResult<()> {

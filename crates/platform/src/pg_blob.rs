@@ -6,8 +6,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::blob::{
-    Blob, BlobMeta, BlobResult, Blobs, DELETE_BATCH, PutMode, blob_etag, check_key, check_list,
-    check_put, prefix_end,
+    Blob, BlobMeta, BlobResult, Blobs, DELETE_BATCH, PutMode, blob_etag, check_key, check_keys,
+    check_list, check_put, prefix_end,
 };
 use crate::postgres::PgStore;
 
@@ -130,6 +130,23 @@ impl Blobs for PgBlobs {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(meta_from).transpose()
+    }
+
+    async fn heads(&self, keys: &[String]) -> BlobResult<Vec<BlobMeta>> {
+        check_keys(keys)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            meta_columns!(),
+            " FROM blobs WHERE key = ANY($1) AND ",
+            live!()
+        ))
+        .bind(keys)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(meta_from).collect()
     }
 
     async fn list(

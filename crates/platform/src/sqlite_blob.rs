@@ -6,8 +6,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use crate::blob::{
-    Blob, BlobMeta, BlobResult, Blobs, DELETE_BATCH, PutMode, blob_etag, check_key, check_list,
-    check_put, prefix_end,
+    Blob, BlobMeta, BlobResult, Blobs, DELETE_BATCH, PutMode, blob_etag, check_key, check_keys,
+    check_list, check_put, prefix_end,
 };
 use crate::sqlite::SqliteStore;
 
@@ -130,6 +130,25 @@ impl Blobs for SqliteBlobs {
         .fetch_optional(&self.readers)
         .await?;
         row.as_ref().map(meta_from).transpose()
+    }
+
+    async fn heads(&self, keys: &[String]) -> BlobResult<Vec<BlobMeta>> {
+        check_keys(keys)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One parameter however many keys: json_each unpacks them.
+        let keys = serde_json::json!(keys).to_string();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            meta_columns!(),
+            " FROM blobs WHERE key IN (SELECT value FROM json_each(?1)) AND ",
+            live!()
+        ))
+        .bind(keys)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(meta_from).collect()
     }
 
     async fn list(

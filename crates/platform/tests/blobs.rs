@@ -27,6 +27,7 @@ async fn run(blobs: &dyn Blobs) {
     keep_existing_never_overwrites_a_live_blob(blobs).await;
     expired_blobs_are_gone_and_deleted(blobs).await;
     list_by_prefix_in_key_order(blobs).await;
+    heads_answer_only_live_blobs(blobs).await;
     bad_input_is_refused_and_changes_nothing(blobs).await;
 }
 
@@ -213,6 +214,25 @@ async fn list_by_prefix_in_key_order(blobs: &dyn Blobs) {
     assert!(blobs.list("nothing/", None, 10).await.unwrap().is_empty());
 }
 
+async fn heads_answer_only_live_blobs(blobs: &dyn Blobs) {
+    blobs
+        .put("h/live", "text/css", b"live", None, PutMode::Replace)
+        .await
+        .unwrap();
+    blobs
+        .put("h/expired", "text/css", b"old", past(), PutMode::Replace)
+        .await
+        .unwrap();
+    let keys = ["h/live", "h/expired", "h/absent", "h/live"].map(String::from);
+    let heads = blobs.heads(&keys).await.unwrap();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert_eq!(
+        Some(&heads[0]),
+        blobs.head("h/live").await.unwrap().as_ref()
+    );
+    assert!(blobs.heads(&[]).await.unwrap().is_empty());
+}
+
 async fn bad_input_is_refused_and_changes_nothing(blobs: &dyn Blobs) {
     let long = "k".repeat(MAX_BLOB_KEY + 1);
     for (key, content_type) in [
@@ -231,6 +251,10 @@ async fn bad_input_is_refused_and_changes_nothing(blobs: &dyn Blobs) {
         blobs.get("").await.unwrap_err(),
         BlobError::Invalid(_)
     ));
+    for keys in [vec![String::new()], vec!["k".to_owned(); 1001]] {
+        let err = blobs.heads(&keys).await.unwrap_err();
+        assert!(matches!(err, BlobError::Invalid(_)), "{err}");
+    }
     for limit in [0, 1001] {
         let err = blobs.list("l/", None, limit).await.unwrap_err();
         assert!(err.to_string().contains("limit must be between"), "{err}");

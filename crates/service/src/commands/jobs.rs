@@ -1,7 +1,7 @@
 //! jobs.get, jobs.list, jobs.cancel, jobs.retry: background jobs as their callers see them; and
 //! snapshots.list, the published versions of a node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -12,7 +12,9 @@ use tinct_platform::{BlobMeta, Job, JobFilter, JobState};
 
 use crate::errors::{from_blob, from_queue};
 use crate::jobs::JobKinds;
-use crate::jobs::artifacts::{self, artifact_of, artifact_url, snapshot_prefix, snapshot_url};
+use crate::jobs::artifacts::{
+    self, artifact_key, artifact_of, artifact_url, snapshot_prefix, snapshot_url,
+};
 use crate::services::Services;
 use crate::tree::node_not_found;
 
@@ -339,14 +341,32 @@ async fn list(s: &Services, kinds: &JobKinds, i: ListIn) -> Result<ListOut, Comm
     let more = jobs.len() > limit as usize;
     jobs.truncate(limit as usize);
     let next = more.then(|| jobs.last().map(|j| j.id)).flatten();
-    let mut views = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let artifact = match job.state {
-            JobState::Completed => artifact_of(s, &job).await?,
-            _ => None,
-        };
-        views.push(JobView::new(job, artifact));
-    }
+    // The page's artifacts in one query, not one per completed job.
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.state == JobState::Completed)
+        .filter_map(|job| artifact_key(&job.kind, job.id))
+        .collect();
+    let mut artifacts: HashMap<String, BlobMeta> = s
+        .blobs
+        .heads(&keys)
+        .await
+        .map_err(from_blob)?
+        .into_iter()
+        .map(|meta| (meta.key.clone(), meta))
+        .collect();
+    let views = jobs
+        .into_iter()
+        .map(|job| {
+            let artifact = match job.state {
+                JobState::Completed => {
+                    artifact_key(&job.kind, job.id).and_then(|key| artifacts.remove(&key))
+                }
+                _ => None,
+            };
+            JobView::new(job, artifact)
+        })
+        .collect();
     Ok(ListOut { jobs: views, next })
 }
 
