@@ -372,19 +372,14 @@ impl ServerHandler for McpServer {
 }
 
 /// The caller's address over HTTP (none over stdio): the connection's peer and its
-/// `X-Forwarded-For`, which the rate limiter believes only from a trusted proxy.
+/// `X-Forwarded-For`, which the rate limiter believes only from a trusted proxy; read as the
+/// REST surface reads it.
 fn client_addr(parts: &axum::http::request::Parts) -> Option<tinct_command::ClientAddr> {
     let peer = parts
         .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
-    Some(tinct_command::ClientAddr::from_headers(
-        peer.0.ip(),
-        parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    ))
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0);
+    crate::rest::client_addr(&parts.headers, peer)
 }
 
 #[cfg(test)]

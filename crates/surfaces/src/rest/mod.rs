@@ -12,7 +12,7 @@ mod panic;
 mod resources;
 mod ws;
 
-pub use call::{CONSISTENCY_HEADER, consistency, credential};
+pub use call::{CONSISTENCY_HEADER, client_addr, consistency, credential};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
