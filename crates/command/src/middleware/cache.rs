@@ -26,9 +26,7 @@ impl CommandCache {
     pub fn new(cache: Arc<dyn Cache>) -> Self {
         CommandCache { cache }
     }
-}
 
-impl CommandCache {
     /// The key of a read in the command's current generation, and that generation.
     fn key(&self, call: &Call) -> (String, Generation) {
         let generation = self.cache.generation(&call.command.name);

@@ -342,14 +342,17 @@ async fn list(s: &Services, kinds: &JobKinds, i: ListIn) -> Result<ListOut, Comm
     jobs.truncate(limit as usize);
     let next = more.then(|| jobs.last().map(|j| j.id)).flatten();
     // The page's artifacts in one query, not one per completed job.
-    let keys: Vec<String> = jobs
+    let keys: Vec<Option<String>> = jobs
         .iter()
-        .filter(|job| job.state == JobState::Completed)
-        .filter_map(|job| artifact_key(&job.kind, job.id))
+        .map(|job| match job.state {
+            JobState::Completed => artifact_key(&job.kind, job.id),
+            _ => None,
+        })
         .collect();
+    let wanted: Vec<String> = keys.iter().flatten().cloned().collect();
     let mut artifacts: HashMap<String, BlobMeta> = s
         .blobs
-        .heads(&keys)
+        .heads(&wanted)
         .await
         .map_err(from_blob)?
         .into_iter()
@@ -357,15 +360,8 @@ async fn list(s: &Services, kinds: &JobKinds, i: ListIn) -> Result<ListOut, Comm
         .collect();
     let views = jobs
         .into_iter()
-        .map(|job| {
-            let artifact = match job.state {
-                JobState::Completed => {
-                    artifact_key(&job.kind, job.id).and_then(|key| artifacts.remove(&key))
-                }
-                _ => None,
-            };
-            JobView::new(job, artifact)
-        })
+        .zip(keys)
+        .map(|(job, key)| JobView::new(job, key.and_then(|key| artifacts.remove(&key))))
         .collect();
     Ok(ListOut { jobs: views, next })
 }

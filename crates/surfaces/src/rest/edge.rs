@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use futures::future::{BoxFuture, Either};
 use tokio::task::futures::TaskLocalFuture;
@@ -93,6 +93,13 @@ where
     }
 }
 
+/// `nosniff` on an answer that does not set its own (the page sets stricter headers too).
+pub(super) fn nosniff(headers: &mut HeaderMap) {
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+}
+
 pin_project_lite::pin_project! {
     /// The inner answer with the headers every answer carries.
     pub struct Answer<F> {
@@ -112,9 +119,7 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         let headers = response.headers_mut();
-        headers
-            .entry(header::X_CONTENT_TYPE_OPTIONS)
-            .or_insert(HeaderValue::from_static("nosniff"));
+        nosniff(headers);
         if this.state.is_draining() {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

@@ -134,8 +134,6 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
         router = router.merge(crate::web::routes());
     }
     // One layer for the whole stack: each `Router::layer` boxes the route again, and every request
-    // clones (allocates) every box.
-    // One layer for the whole stack: each `Router::layer` boxes the route again, and every request
     // clones (allocates) every box. The panic layer is outside `edge` so that `edge` sees the
     // routes' own response type and passes reads straight through.
     let layers = tower::ServiceBuilder::new()

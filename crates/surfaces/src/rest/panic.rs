@@ -5,7 +5,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Response, header};
+use axum::http::Response;
 use tinct_command::{CommandError, CommandResult, new_trace_id, panic_reason};
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
@@ -35,10 +35,7 @@ impl ResponseForPanic for PanicEnvelope {
             ));
         let mut response = envelope(CommandResult::failure("", &trace_id, &self.instance, error));
         // Outside the `edge` layer, which adds this to every other answer.
-        response.headers_mut().insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
+        super::edge::nosniff(response.headers_mut());
         response
     }
 }
@@ -62,6 +59,7 @@ mod tests {
             .unwrap();
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.status(), 500);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let trace = response.headers()["x-trace-id"]
             .to_str()
             .unwrap()
