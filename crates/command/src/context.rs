@@ -218,10 +218,6 @@ impl Context {
 pub(crate) struct ProducedHandle(Arc<Mutex<Produced>>);
 
 impl ProducedHandle {
-    pub(crate) fn cache(&self) -> Option<CacheStatus> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).cache
-    }
-
     pub(crate) fn take(&self) -> (Vec<String>, Option<String>, Option<CacheStatus>) {
         let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
         (std::mem::take(&mut p.warnings), p.revision.clone(), p.cache)

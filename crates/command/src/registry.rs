@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::context::Context;
+use crate::context::{Context, ProducedHandle};
 use crate::data::Data;
 use crate::definition::{CommandDef, CommandInfo};
 use crate::envelope::{CommandResult, ErrorBody, Metadata};
 use crate::error::{CommandError, ErrorCode};
-use crate::middleware::{Call, Middleware, Next};
+use crate::middleware::{Advance, Call, CommandMetrics, Measured, Middleware, Next};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -29,6 +30,7 @@ pub enum RegistryError {
 pub struct RegistryBuilder {
     commands: BTreeMap<String, Arc<CommandDef>>,
     chain: Vec<Arc<dyn Middleware>>,
+    metrics: Option<Arc<CommandMetrics>>,
     instance: String,
 }
 
@@ -56,6 +58,12 @@ impl RegistryBuilder {
         self
     }
 
+    /// Measures every call of a known command, around the whole chain.
+    pub fn metrics(&mut self, metrics: Arc<CommandMetrics>) -> &mut Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Names this process in every envelope (`metadata.instance`).
     pub fn instance(&mut self, instance: impl Into<String>) -> &mut Self {
         self.instance = instance.into();
@@ -66,6 +74,7 @@ impl RegistryBuilder {
         Arc::new(Registry {
             commands: self.commands,
             chain: self.chain,
+            metrics: self.metrics,
             instance: self.instance,
         })
     }
@@ -74,6 +83,7 @@ impl RegistryBuilder {
 pub struct Registry {
     commands: BTreeMap<String, Arc<CommandDef>>,
     chain: Vec<Arc<dyn Middleware>>,
+    metrics: Option<Arc<CommandMetrics>>,
     instance: String,
 }
 
@@ -118,23 +128,57 @@ impl Registry {
 
     /// Runs one command through the chain and wraps the outcome in the envelope. Never panics:
     /// a panicking handler becomes `INTERNAL_ERROR` carrying the trace id.
+    ///
+    /// A call the chain answers at once (an L1 cache hit) is answered without awaiting anything;
+    /// what a slower call waits for is one boxed future, so this future stays small: every
+    /// surface layer that moves it copies all of it.
     pub async fn execute(&self, name: &str, input: Value, ctx: Context) -> CommandResult {
         let started = Instant::now();
-        let def = self.commands.get(name).cloned();
-        let version = def.as_ref().map(|d| d.version);
-        // The context goes down the chain; what it produced and its trace id stay here.
-        let produced = ctx.produced();
-        let trace_id = ctx.trace_id.clone();
-        let outcome = match def {
-            None => Err(self.unknown_command(name)),
-            Some(command) => self.run_chain(command, input, ctx, &trace_id).await,
+        let mut record = Record {
+            name,
+            started,
+            version: None,
+            // The context goes down the chain; what it produced and its trace id stay here.
+            produced: ctx.produced(),
+            trace_id: ctx.trace_id.clone(),
+            measured: None,
         };
-        let (warnings, revision, cache) = produced.take();
+        let Some(command) = self.commands.get(name) else {
+            return self.conclude(record, Err(self.unknown_command(name)));
+        };
+        record.version = Some(command.version);
+        record.measured = self
+            .metrics
+            .as_deref()
+            .map(|metrics| metrics.start(&command.name, ctx.surface, ctx.deadline, started));
+        let deadline = ctx.deadline;
+        let call = Call {
+            command: Arc::clone(command),
+            input,
+            ctx,
+        };
+        let chain = Next::new(&self.chain);
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| chain.advance(call))) {
+            Ok(Ok(Advance::Answered(data))) => Ok(data),
+            Ok(Ok(Advance::Waiting(future))) => wait(future, deadline, &record.trace_id).await,
+            Ok(Err(e)) => Err(e),
+            Err(panic) => Err(panicked(&record.trace_id, panic.as_ref())),
+        };
+        self.conclude(record, outcome)
+    }
+
+    /// The envelope around a call's outcome; records its metrics.
+    fn conclude(&self, record: Record<'_>, outcome: Result<Data, CommandError>) -> CommandResult {
+        let (warnings, revision, cache) = record.produced.take();
+        if let Some(measured) = record.measured {
+            let code = outcome.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");
+            measured.finish(code, cache);
+        }
         let (data, error) = match outcome {
             Ok(data) => (Some(data), None),
             Err(e) => {
                 if e.code == ErrorCode::InternalError {
-                    tracing::error!(trace_id = %trace_id, command = name, error = %e.message, "command failed");
+                    tracing::error!(trace_id = %record.trace_id, command = record.name, error = %e.message, "command failed");
                 }
                 (None, Some(ErrorBody::from(e)))
             }
@@ -145,13 +189,13 @@ impl Registry {
             error,
             warnings,
             metadata: Metadata {
-                command: name.to_owned(),
-                trace_id,
-                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                command: record.name.to_owned(),
+                trace_id: record.trace_id,
+                duration_ms: record.started.elapsed().as_secs_f64() * 1000.0,
                 instance: self.instance.clone(),
                 cache,
                 revision,
-                command_version: version,
+                command_version: record.version,
             },
         }
     }
@@ -182,47 +226,6 @@ impl Registry {
         }
     }
 
-    async fn run_chain(
-        &self,
-        command: Arc<CommandDef>,
-        input: Value,
-        ctx: Context,
-        trace_id: &str,
-    ) -> Result<Data, CommandError> {
-        let deadline = ctx.deadline;
-        let call = Call {
-            command,
-            input,
-            ctx,
-        };
-        let run = AssertUnwindSafe(Next::new(&self.chain).run(call)).catch_unwind();
-        let caught = match deadline {
-            None => run.await,
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline.into(), run).await {
-                    Ok(caught) => caught,
-                    Err(_) => {
-                        return Err(CommandError::new(
-                        ErrorCode::Timeout,
-                        "the command did not finish before its deadline",
-                    )
-                    .suggest("Retry; if it keeps timing out, narrow the request or raise the timeout."));
-                    }
-                }
-            }
-        };
-        caught.unwrap_or_else(|panic| {
-            let reason = panic_reason(panic.as_ref());
-            tracing::error!(trace_id = %trace_id, %reason, "handler panicked");
-            Err(CommandError::internal(format!(
-                "internal error (trace id {trace_id}); nothing was changed unless the command reported success"
-            ))
-            .suggest(format!(
-                "This is a bug in tinct. Report it with trace id {trace_id}."
-            )))
-        })
-    }
-
     fn unknown_command(&self, name: &str) -> CommandError {
         let mut close: Vec<&str> = self
             .commands
@@ -249,6 +252,53 @@ impl Registry {
         )
         .suggest(suggestion)
     }
+}
+
+/// What `execute` keeps beside the chain for the envelope and the metrics.
+struct Record<'a> {
+    name: &'a str,
+    started: Instant,
+    version: Option<u32>,
+    produced: ProducedHandle,
+    trace_id: String,
+    measured: Option<Measured<'a>>,
+}
+
+/// Waits for the rest of a call, up to its deadline, catching a panic in it.
+async fn wait(
+    future: BoxFuture<'_, Result<Data, CommandError>>,
+    deadline: Option<Instant>,
+    trace_id: &str,
+) -> Result<Data, CommandError> {
+    let run = AssertUnwindSafe(future).catch_unwind();
+    let caught = match deadline {
+        None => run.await,
+        Some(deadline) => match tokio::time::timeout_at(deadline.into(), run).await {
+            Ok(caught) => caught,
+            Err(_) => {
+                return Err(CommandError::new(
+                    ErrorCode::Timeout,
+                    "the command did not finish before its deadline",
+                )
+                .suggest(
+                    "Retry; if it keeps timing out, narrow the request or raise the timeout.",
+                ));
+            }
+        },
+    };
+    caught.unwrap_or_else(|panic| Err(panicked(trace_id, panic.as_ref())))
+}
+
+/// A panic in the chain as `INTERNAL_ERROR`, logged with the trace id.
+fn panicked(trace_id: &str, panic: &(dyn std::any::Any + Send)) -> CommandError {
+    let reason = panic_reason(panic);
+    tracing::error!(trace_id = %trace_id, %reason, "handler panicked");
+    CommandError::internal(format!(
+        "internal error (trace id {trace_id}); nothing was changed unless the command reported success"
+    ))
+    .suggest(format!(
+        "This is a bug in tinct. Report it with trace id {trace_id}."
+    ))
 }
 
 /// The message a panic carried (`panic!("…")` payloads are `&str` or `String`).

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tinct_command::middleware::{CommandCache, ValidateInput};
+use tinct_command::middleware::{
+    Call, CommandCache, CommandMetrics, Middleware, Step, ValidateInput,
+};
 use tinct_command::{
     BatchItem, CacheStatus, CommandDef, CommandError, Context, ErrorCode, Registry, RegistryError,
     Surface,
@@ -33,13 +35,16 @@ struct Empty {}
 struct Fixture {
     registry: Arc<Registry>,
     reads: Arc<AtomicUsize>,
+    metrics: Arc<CommandMetrics>,
 }
 
 fn fixture() -> Fixture {
     let reads = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&reads);
+    let metrics = Arc::new(CommandMetrics::new());
     let mut b = Registry::builder();
     b.instance("test-1")
+        .metrics(Arc::clone(&metrics))
         .middleware(Arc::new(ValidateInput))
         .middleware(Arc::new(CommandCache::new(Arc::new(LocalCache::new(
             1000,
@@ -104,6 +109,7 @@ fn fixture() -> Fixture {
     Fixture {
         registry: b.build(),
         reads,
+        metrics,
     }
 }
 
@@ -192,6 +198,64 @@ async fn a_panicking_handler_becomes_internal_error_with_trace_id() {
     assert_eq!(e.code, ErrorCode::InternalError);
     assert!(e.message.contains("trace-xyz"));
     assert_eq!(r.metadata.trace_id, "trace-xyz");
+}
+
+/// A middleware whose synchronous step panics, for every call.
+struct PanicsBefore;
+
+impl Middleware for PanicsBefore {
+    fn before(&self, _call: &mut Call) -> Result<Step, CommandError> {
+        panic!("before went wrong")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_middleware_step_becomes_internal_error_and_is_counted() {
+    let metrics = Arc::new(CommandMetrics::new());
+    let mut b = Registry::builder();
+    b.metrics(Arc::clone(&metrics))
+        .middleware(Arc::new(PanicsBefore));
+    b.register(CommandDef::new("a.b", "x", |_: Empty, _| async {
+        Ok(json!(1))
+    }))
+    .unwrap();
+    let registry = b.build();
+    let r = registry
+        .execute("a.b", json!({}), ctx().with_trace_id(Some("trace-before")))
+        .await;
+    let e = r.error.expect("must fail");
+    assert_eq!(e.code, ErrorCode::InternalError);
+    assert!(e.message.contains("trace-before"), "{}", e.message);
+    let summary = metrics.summary();
+    assert_eq!(summary.commands.by_name.get("a.b"), Some(&1));
+    assert_eq!(summary.errors.by_code.get("INTERNAL_ERROR"), Some(&1));
+}
+
+#[tokio::test]
+async fn every_call_of_a_known_command_is_counted_once_by_outcome() {
+    let f = fixture();
+    let input = json!({"text": "x"});
+    // A miss that runs the handler, then a hit answered before any future is built.
+    for _ in 0..2 {
+        assert!(
+            f.registry
+                .execute("echo.read", input.clone(), ctx())
+                .await
+                .success
+        );
+    }
+    let failed = f.registry.execute("fail.always", json!({}), ctx()).await;
+    assert_eq!(failed.error_code(), Some(ErrorCode::NotFound));
+    let unknown = f.registry.execute("echo.raed", json!({}), ctx()).await;
+    assert_eq!(unknown.error_code(), Some(ErrorCode::CommandNotFound));
+
+    let summary = f.metrics.summary();
+    assert_eq!(summary.commands.by_name.get("echo.read"), Some(&2));
+    assert_eq!(summary.commands.by_name.get("fail.always"), Some(&1));
+    // Unknown names are not counted: label values stay bounded by the catalogue.
+    assert_eq!(summary.commands.total, 3);
+    assert_eq!(summary.errors.total, 1);
+    assert_eq!(summary.errors.by_code.get("NOT_FOUND"), Some(&1));
 }
 
 #[tokio::test]

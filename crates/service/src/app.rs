@@ -171,7 +171,7 @@ impl App {
         let mut builder = Registry::builder();
         builder
             .instance(instance)
-            .middleware(metrics.clone())
+            .metrics(metrics.clone())
             .middleware(Arc::new(Authorize::new(config.auth, authenticator)))
             .middleware(Arc::new(rate_limit(&config)?))
             .middleware(Arc::new(ValidateInput))

@@ -119,9 +119,9 @@ fn cache_key(command: &str, generation: u64, input: &serde_json::Value) -> Strin
     let mut key = Vec::with_capacity(command.len() + 24 + 64);
     key.extend_from_slice(command.as_bytes());
     key.push(b'#');
-    key.extend_from_slice(generation.to_string().as_bytes());
+    // Writing a number or a JSON value into memory cannot fail.
+    let _ = serde_json::to_writer(&mut key, &generation);
     key.push(b'#');
-    // Writing a JSON value into memory cannot fail.
     let _ = serde_json::to_writer(&mut key, input);
     String::from_utf8(key).unwrap_or_default()
 }

@@ -2,18 +2,19 @@
 //! an in-progress gauge, through the `metrics` facade (to whatever recorder the process installed,
 //! Prometheus in `tinct serve`), plus a small in-process summary for `/metrics.json`. Unknown
 //! command names never get this far, so label values stay bounded by the catalogue.
+//!
+//! Recorded by the registry itself around the chain (`RegistryBuilder::metrics`), not as a
+//! middleware: it is needed on every call, and a middleware that wraps costs every call a boxed
+//! future and a move of the call.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use async_trait::async_trait;
 use serde::Serialize;
 
-use super::{Call, Middleware, Next};
-use crate::data::Data;
+use crate::context::Surface;
 use crate::envelope::CacheStatus;
-use crate::error::CommandError;
 
 #[derive(Default)]
 pub struct CommandMetrics {
@@ -123,9 +124,9 @@ pub struct ErrorTotals {
 }
 
 /// One call being measured. Everything is recorded on drop, so a call that never returns is
-/// counted too: the registry drops it at its deadline (`TIMEOUT`), unwinds it on a panic
-/// (`INTERNAL_ERROR`), or the client went away (`CANCELLED`).
-struct Measured<'a> {
+/// counted too: the client went away (`CANCELLED`), or, should the registry ever drop a call
+/// at its deadline or unwind through it, `TIMEOUT` and `INTERNAL_ERROR`.
+pub(crate) struct Measured<'a> {
     metrics: &'a CommandMetrics,
     handles: Arc<Handles>,
     deadline: Option<Instant>,
@@ -191,6 +192,25 @@ impl CommandMetrics {
         })
     }
 
+    /// Starts measuring one call of `command` through `surface`.
+    pub(crate) fn start(
+        &self,
+        command: &str,
+        surface: Surface,
+        deadline: Option<Instant>,
+        started: Instant,
+    ) -> Measured<'_> {
+        let handles = self.handles(command, surface.as_str());
+        handles.in_progress.increment(1.0);
+        Measured {
+            metrics: self,
+            handles,
+            deadline,
+            started,
+            code: None,
+        }
+    }
+
     pub fn summary(&self) -> CommandSummary {
         let tally = self.summary.lock().unwrap_or_else(|e| e.into_inner());
         let total: u64 = tally.by_name.values().map(|(n, _)| n).sum();
@@ -221,30 +241,16 @@ impl CommandMetrics {
     }
 }
 
-#[async_trait]
-impl Middleware for CommandMetrics {
-    async fn handle(&self, call: Call, next: Next<'_>) -> Result<Data, CommandError> {
-        let produced = call.ctx.produced();
-        let handles = self.handles(&call.command.name, call.ctx.surface.as_str());
-        handles.in_progress.increment(1.0);
-        let mut measured = Measured {
-            metrics: self,
-            handles: Arc::clone(&handles),
-            deadline: call.ctx.deadline,
-            started: Instant::now(),
-            code: None,
-        };
-        let out = next.run(call).await;
-        measured.code = Some(match &out {
-            Ok(_) => "OK",
-            Err(e) => e.code.as_str(),
-        });
-        drop(measured);
-        match produced.cache() {
+impl Measured<'_> {
+    /// The chain returned: `code` is `OK` or its error code, `cache` where a read came from. The
+    /// rest is recorded as `self` drops.
+    pub(crate) fn finish(mut self, code: &'static str, cache: Option<CacheStatus>) {
+        let handles = &self.handles;
+        match cache {
             Some(CacheStatus::Hit) => handles.cache_result(&handles.cache_hits, "hit"),
             Some(CacheStatus::Miss) => handles.cache_result(&handles.cache_misses, "miss"),
             _ => {}
         }
-        out
+        self.code = Some(code);
     }
 }

@@ -1,6 +1,7 @@
 //! The middleware chain every call passes through, outermost first. The registry wraps the chain in
-//! trace id, timing and panic capture; the chain holds the rest (metrics, auth, validation, cache,
-//! and later rate limits) and ends in the handler.
+//! trace id, timing, metrics (`CommandMetrics`, recorded by the registry itself) and panic
+//! capture; the chain holds the rest (auth, rate limits, validation, idempotency, cache) and ends in
+//! the handler.
 
 mod authorize;
 mod cache;
@@ -12,11 +13,13 @@ mod validate;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::data::Data;
 pub use authorize::Authorize;
 pub use cache::CommandCache;
+pub(crate) use command_metrics::Measured;
 pub use command_metrics::{CommandMetrics, CommandSummary, CommandTotals, ErrorTotals};
 pub use idempotency::{
     EXPECTED_REVISION_FIELD, IDEMPOTENCY_KEY_FIELD, Idempotency, KeyHold, REPLAY_WARNING,
@@ -70,16 +73,37 @@ impl<'a> Next<'a> {
         Next { rest: chain }
     }
 
-    pub async fn run(self, mut call: Call) -> Result<Data, CommandError> {
+    /// Runs the rest of the chain.
+    pub async fn run(self, call: Call) -> Result<Data, CommandError> {
+        match self.advance(call)? {
+            Advance::Answered(data) => Ok(data),
+            Advance::Waiting(future) => future.await,
+        }
+    }
+
+    /// Runs the `before` steps, without waiting: a call answered there (an L1 cache hit) never
+    /// builds a future, and the registry's own future stays small because all it may have to
+    /// wait for is behind a box (`handle` and handlers return boxed futures anyway).
+    pub(crate) fn advance(self, mut call: Call) -> Result<Advance<'a>, CommandError> {
         let mut rest = self.rest;
         while let Some((first, after)) = rest.split_first() {
             rest = after;
             match first.before(&mut call)? {
                 Step::Pass => {}
-                Step::Wrap => return first.handle(call, Next { rest }).await,
-                Step::Answer(data) => return Ok(data),
+                Step::Wrap => return Ok(Advance::Waiting(first.handle(call, Next { rest }))),
+                Step::Answer(data) => return Ok(Advance::Answered(data)),
             }
         }
-        (call.command.handler)(call.input, call.ctx).await
+        Ok(Advance::Waiting((call.command.handler)(
+            call.input, call.ctx,
+        )))
     }
+}
+
+/// How far `Next::advance` got without waiting.
+pub(crate) enum Advance<'a> {
+    /// A middleware answered.
+    Answered(Data),
+    /// What is left: a middleware's `handle` around the rest, or the handler.
+    Waiting(BoxFuture<'a, Result<Data, CommandError>>),
 }

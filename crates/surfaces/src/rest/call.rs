@@ -28,38 +28,85 @@ pub const FORWARDED_FOR_HEADER: HeaderName = HeaderName::from_static("x-forwarde
 /// The caller's credential from an `Authorization` header. An unreadable header is a refused
 /// credential, not an anonymous caller.
 pub fn credential(headers: &HeaderMap) -> Option<Credential> {
-    headers
-        .get(AUTHORIZATION)
-        .map(|v| Credential::from_authorization(v.to_str().unwrap_or_default()))
+    credential_of(headers.get(AUTHORIZATION))
+}
+
+fn credential_of(authorization: Option<&HeaderValue>) -> Option<Credential> {
+    authorization.map(|v| Credential::from_authorization(v.to_str().unwrap_or_default()))
+}
+
+/// The headers a request context is made from, found in one pass over the request's headers:
+/// looking each up by name would hash every name, on every request. Each holds the first value
+/// of its name, as `HeaderMap::get` would.
+#[derive(Default)]
+struct ContextHeaders<'a> {
+    trace: Option<&'a HeaderValue>,
+    traceparent: Option<&'a HeaderValue>,
+    authorization: Option<&'a HeaderValue>,
+    idempotency_key: Option<&'a HeaderValue>,
+    consistency: Option<&'a HeaderValue>,
+    forwarded_for: bool,
+}
+
+impl<'a> ContextHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut found = ContextHeaders::default();
+        for (name, value) in headers {
+            let slot = if name == AUTHORIZATION {
+                &mut found.authorization
+            } else if name == TRACE_HEADER {
+                &mut found.trace
+            } else if name == TRACEPARENT_HEADER {
+                &mut found.traceparent
+            } else if name == IDEMPOTENCY_KEY_HEADER {
+                &mut found.idempotency_key
+            } else if name == CONSISTENCY_HEADER {
+                &mut found.consistency
+            } else {
+                found.forwarded_for |= name == FORWARDED_FOR_HEADER;
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
 }
 
 /// A context from the request headers: trace id, credential, consistency token, deadline. A malformed
 /// consistency token is refused (as a ready response) rather than silently ignored.
 #[allow(clippy::result_large_err)]
 pub fn context(state: &RestState, headers: &HeaderMap) -> Result<Context, Response> {
-    let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let ctx = Context::new(Surface::Rest)
-        .with_trace_id(
-            header(&TRACE_HEADER).or_else(|| traceparent_id(header(&TRACEPARENT_HEADER))),
-        )
-        .with_credential(credential(headers))
-        .with_client(client_addr(headers, None))
-        // Unreadable bytes become a key the idempotency middleware refuses, not a missing key.
-        .with_idempotency_key(
-            headers
-                .get(IDEMPOTENCY_KEY_HEADER)
-                .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned()),
-        )
-        .with_deadline(Some(Instant::now() + state.request_timeout));
-    match consistency(headers) {
-        Ok(token) => Ok(ctx.with_consistency(token)),
+    let found = ContextHeaders::of(headers);
+    // Fields are set in place: each `with_` of the builder moves the whole context.
+    let mut ctx = Context::new(Surface::Rest)
+        .with_trace_id(text(found.trace).or_else(|| traceparent_id(text(found.traceparent))));
+    ctx.credential = credential_of(found.authorization);
+    ctx.client = if found.forwarded_for {
+        client_addr(headers, None)
+    } else {
+        client_of(None, std::iter::empty())
+    };
+    // Unreadable bytes become a key the idempotency middleware refuses, not a missing key.
+    ctx.idempotency_key = found
+        .idempotency_key
+        .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
+    ctx.deadline = Some(Instant::now() + state.request_timeout);
+    match consistency_of(found.consistency) {
+        Ok(token) => {
+            ctx.consistency = token;
+            Ok(ctx)
+        }
         Err(e) => Err(early_error(state, &ctx, "", e)),
     }
 }
 
 /// The request's `Tinct-Consistency` token, if any; a malformed one is refused, not ignored.
 pub fn consistency(headers: &HeaderMap) -> Result<Option<u64>, CommandError> {
-    let Some(value) = headers.get(&CONSISTENCY_HEADER) else {
+    consistency_of(headers.get(&CONSISTENCY_HEADER))
+}
+
+fn consistency_of(value: Option<&HeaderValue>) -> Result<Option<u64>, CommandError> {
+    let Some(value) = value else {
         return Ok(None);
     };
     value
@@ -85,6 +132,10 @@ macro_rules! context_or_return {
     };
 }
 pub(crate) use context_or_return;
+
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value.and_then(|v| v.to_str().ok())
+}
 
 /// The trace id part of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
 fn traceparent_id(value: Option<&str>) -> Option<&str> {
@@ -287,19 +338,23 @@ pub fn with_peer<F: std::future::Future>(
     PEER.scope(peer, request)
 }
 
-/// The caller's network address: `peer` (or the one `remember_peer` saw) and every
+/// The caller's network address: `peer` (or the one `with_peer` set for this request) and every
 /// `X-Forwarded-For` value, which the rate limiter believes only from a trusted proxy.
 pub fn client_addr(
     headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> Option<tinct_command::ClientAddr> {
+    client_of(peer, headers.get_all(FORWARDED_FOR_HEADER).iter())
+}
+
+fn client_of<'a>(
+    peer: Option<std::net::SocketAddr>,
+    forwarded_for: impl Iterator<Item = &'a HeaderValue>,
+) -> Option<tinct_command::ClientAddr> {
     let peer = peer.or_else(|| PEER.try_with(|peer| *peer).ok().flatten())?;
     Some(tinct_command::ClientAddr::from_headers(
         peer.ip(),
-        headers
-            .get_all(FORWARDED_FOR_HEADER)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
+        forwarded_for.filter_map(|v| v.to_str().ok()),
     ))
 }
 

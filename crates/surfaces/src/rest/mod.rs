@@ -14,15 +14,17 @@ mod ws;
 
 pub use call::{CONSISTENCY_HEADER, client_addr, consistency, credential};
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, Request, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Router, ServiceExt};
 use tinct_command::Registry;
 use tinct_command::middleware::CommandMetrics;
 use tinct_service::{App, Services};
@@ -30,6 +32,7 @@ use tinct_service::{App, Services};
 use crate::mcp::McpServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::Service;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -74,7 +77,15 @@ pub struct Lifecycle {
     pub stopping: watch::Receiver<bool>,
 }
 
-pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
+/// Every route of the configured surfaces, inside the layers every request passes through.
+pub fn router(
+    app: &App,
+    lifecycle: Lifecycle,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
     let state = RestState(Arc::new(RestShared {
         registry: app.registry.clone(),
         services: app.services.clone(),
@@ -133,22 +144,25 @@ pub fn router(app: &App, lifecycle: Lifecycle) -> Router {
     if config.serves("web") {
         router = router.merge(crate::web::routes());
     }
-    // One layer for the whole stack: each `Router::layer` boxes the route again, and every request
-    // clones (allocates) every box. The panic layer is outside `edge` so that `edge` sees the
-    // routes' own response type and passes reads straight through.
-    let layers = tower::ServiceBuilder::new()
+    let routes = router
+        .fallback(call::no_route)
+        .method_not_allowed_fallback(call::wrong_method)
+        .with_state(state.clone());
+    // The layers wrap the router once, not each route: `Router::layer` boxes every route again,
+    // and every request then clones that box and boxes its future once more. The panic layer is
+    // outside `edge` so that `edge` sees the routes' own response type and passes reads straight
+    // through.
+    tower::ServiceBuilder::new()
+        // The trace layer's body back into axum's (no copy: the body is boxed once, here).
+        .map_response(IntoResponse::into_response)
         // The span names the path only: a query may carry an access token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .option_layer(cors(&config.cors_origins))
         .layer(panic::layer(app.registry.instance()))
-        .layer(edge::EdgeLayer::new(state.clone()));
-    router
-        .fallback(call::no_route)
-        .method_not_allowed_fallback(call::wrong_method)
-        .layer(layers)
-        .with_state(state)
+        .layer(edge::EdgeLayer::new(state))
+        .service(routes)
 }
 
 /// Cross-origin access for the configured browser origins; none configured: no CORS headers at
@@ -202,14 +216,22 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
     axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        service.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
