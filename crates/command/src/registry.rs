@@ -1,6 +1,6 @@
 //! The registry: every surface calls `Registry::execute` and nothing else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,6 +72,11 @@ impl RegistryBuilder {
 
     pub fn build(self) -> Arc<Registry> {
         Arc::new(Registry {
+            by_name: self
+                .commands
+                .iter()
+                .map(|(name, def)| (name.clone(), Arc::clone(def)))
+                .collect(),
             commands: self.commands,
             chain: self.chain,
             metrics: self.metrics,
@@ -81,7 +86,12 @@ impl RegistryBuilder {
 }
 
 pub struct Registry {
+    /// In name order, for listings.
     commands: BTreeMap<String, Arc<CommandDef>>,
+    /// The same commands for lookups on every call: a hash of the name instead of a string
+    /// comparison at each level of the tree. Names come from the catalogue, so a fast hash is
+    /// safe (lookups of other names insert nothing).
+    by_name: HashMap<String, Arc<CommandDef>, foldhash::fast::RandomState>,
     chain: Vec<Arc<dyn Middleware>>,
     metrics: Option<Arc<CommandMetrics>>,
     instance: String,
@@ -114,7 +124,7 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<CommandDef>> {
-        self.commands.get(name)
+        self.by_name.get(name)
     }
 
     /// All commands, in name order.
@@ -143,7 +153,7 @@ impl Registry {
             trace_id: ctx.trace_id.clone(),
             measured: None,
         };
-        let Some(command) = self.commands.get(name) else {
+        let Some(command) = self.get(name) else {
             return self.conclude(record, Err(self.unknown_command(name)));
         };
         record.version = Some(command.version);
@@ -170,9 +180,10 @@ impl Registry {
     /// The envelope around a call's outcome; records its metrics.
     fn conclude(&self, record: Record<'_>, outcome: Result<Data, CommandError>) -> CommandResult {
         let (warnings, revision, cache) = record.produced.take();
+        let elapsed = record.started.elapsed();
         if let Some(measured) = record.measured {
             let code = outcome.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");
-            measured.finish(code, cache);
+            measured.finish(code, cache, elapsed);
         }
         let (data, error) = match outcome {
             Ok(data) => (Some(data), None),
@@ -191,7 +202,7 @@ impl Registry {
             metadata: Metadata {
                 command: record.name.to_owned(),
                 trace_id: record.trace_id,
-                duration_ms: record.started.elapsed().as_secs_f64() * 1000.0,
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
                 instance: self.instance.clone(),
                 cache,
                 revision,

@@ -8,8 +8,9 @@
 //! future and a move of the call.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -18,9 +19,11 @@ use crate::envelope::CacheStatus;
 
 #[derive(Default)]
 pub struct CommandMetrics {
-    summary: Mutex<Tally>,
-    /// Command name → the handles of each surface it was called through.
-    handles: RwLock<HashMap<String, BySurface>>,
+    /// Failed calls by code, for `/metrics.json` (calls by command are counted in `Handles`).
+    errors_by_code: Mutex<BTreeMap<&'static str, u64>>,
+    /// Command name → the handles of each surface it was called through. Names come from the
+    /// catalogue, so a fast hash is safe here.
+    handles: RwLock<HashMap<String, BySurface, foldhash::fast::RandomState>>,
 }
 
 type BySurface = Vec<(&'static str, Arc<Handles>)>;
@@ -36,6 +39,9 @@ struct Handles {
     /// Made on first use, so commands that are never cached show no cache series.
     cache_hits: OnceLock<metrics::Counter>,
     cache_misses: OnceLock<metrics::Counter>,
+    /// Calls and their total duration, for `/metrics.json`.
+    finished: AtomicU64,
+    total_micros: AtomicU64,
     command: String,
     surface: &'static str,
 }
@@ -51,6 +57,8 @@ impl Handles {
             ok: OnceLock::new(),
             cache_hits: OnceLock::new(),
             cache_misses: OnceLock::new(),
+            finished: AtomicU64::new(0),
+            total_micros: AtomicU64::new(0),
             command: name,
             surface,
         }
@@ -94,12 +102,6 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-#[derive(Default)]
-struct Tally {
-    by_name: BTreeMap<String, (u64, f64)>,
-    errors_by_code: BTreeMap<&'static str, u64>,
-}
-
 /// What `/metrics.json` shows of the commands since this process started.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,8 +133,9 @@ pub(crate) struct Measured<'a> {
     handles: Arc<Handles>,
     deadline: Option<Instant>,
     started: Instant,
-    /// Set when the chain returned: `OK` or its error code.
+    /// Set when the chain returned: `OK` or its error code, and how long it took.
     code: Option<&'static str>,
+    elapsed: Option<Duration>,
 }
 
 impl Drop for Measured<'_> {
@@ -147,23 +150,21 @@ impl Drop for Measured<'_> {
                 "CANCELLED"
             }
         });
-        let elapsed = self.started.elapsed();
+        let elapsed = self.elapsed.unwrap_or_else(|| self.started.elapsed());
         self.handles.count(code);
         self.handles.duration.record(elapsed.as_secs_f64());
-        let mut tally = self
-            .metrics
-            .summary
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let command = &self.handles.command;
-        let entry = match tally.by_name.get_mut(command) {
-            Some(entry) => entry,
-            None => tally.by_name.entry(command.clone()).or_default(),
-        };
-        entry.0 += 1;
-        entry.1 += elapsed.as_secs_f64() * 1000.0;
+        self.handles.finished.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.handles
+            .total_micros
+            .fetch_add(micros, Ordering::Relaxed);
         if code != "OK" {
-            *tally.errors_by_code.entry(code).or_default() += 1;
+            let mut errors = self
+                .metrics
+                .errors_by_code
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *errors.entry(code).or_default() += 1;
         }
     }
 }
@@ -208,31 +209,42 @@ impl CommandMetrics {
             deadline,
             started,
             code: None,
+            elapsed: None,
         }
     }
 
     pub fn summary(&self) -> CommandSummary {
-        let tally = self.summary.lock().unwrap_or_else(|e| e.into_inner());
-        let total: u64 = tally.by_name.values().map(|(n, _)| n).sum();
-        let total_ms: f64 = tally.by_name.values().map(|(_, ms)| ms).sum();
+        let mut by_name = BTreeMap::new();
+        let (mut total, mut total_micros) = (0u64, 0u64);
+        for (command, by_surface) in read(&self.handles).iter() {
+            let mut calls = 0;
+            for (_, handles) in by_surface {
+                calls += handles.finished.load(Ordering::Relaxed);
+                total_micros += handles.total_micros.load(Ordering::Relaxed);
+            }
+            // A command only ever started (still running) has no finished call to show yet.
+            if calls > 0 {
+                by_name.insert(command.clone(), calls);
+            }
+            total += calls;
+        }
+        let errors = self
+            .errors_by_code
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         CommandSummary {
             commands: CommandTotals {
                 total,
-                by_name: tally
-                    .by_name
-                    .iter()
-                    .map(|(name, (n, _))| (name.clone(), *n))
-                    .collect(),
+                by_name,
                 avg_latency_ms: if total == 0 {
                     0.0
                 } else {
-                    total_ms / total as f64
+                    total_micros as f64 / 1000.0 / total as f64
                 },
             },
             errors: ErrorTotals {
-                total: tally.errors_by_code.values().sum(),
-                by_code: tally
-                    .errors_by_code
+                total: errors.values().sum(),
+                by_code: errors
                     .iter()
                     .map(|(code, n)| ((*code).to_owned(), *n))
                     .collect(),
@@ -242,9 +254,14 @@ impl CommandMetrics {
 }
 
 impl Measured<'_> {
-    /// The chain returned: `code` is `OK` or its error code, `cache` where a read came from. The
-    /// rest is recorded as `self` drops.
-    pub(crate) fn finish(mut self, code: &'static str, cache: Option<CacheStatus>) {
+    /// The chain returned `elapsed` after it started: `code` is `OK` or its error code, `cache`
+    /// where a read came from. The rest is recorded as `self` drops.
+    pub(crate) fn finish(
+        mut self,
+        code: &'static str,
+        cache: Option<CacheStatus>,
+        elapsed: Duration,
+    ) {
         let handles = &self.handles;
         match cache {
             Some(CacheStatus::Hit) => handles.cache_result(&handles.cache_hits, "hit"),
@@ -252,5 +269,6 @@ impl Measured<'_> {
             _ => {}
         }
         self.code = Some(code);
+        self.elapsed = Some(elapsed);
     }
 }

@@ -329,16 +329,23 @@ tokio::task_local! {
     static PEER: Option<std::net::SocketAddr>;
 }
 
-/// Runs `request` with the connection's peer address (from `into_make_service_with_connect_info`)
-/// visible to `context()`.
+/// Builds a request's future with `make` and runs it, with the connection's peer address
+/// visible to `context()` and `current_peer()` in both: route services read it while the stack
+/// builds the future, handlers while it runs.
 pub fn with_peer<F: std::future::Future>(
     peer: Option<std::net::SocketAddr>,
-    request: F,
+    make: impl FnOnce() -> F,
 ) -> tokio::task::futures::TaskLocalFuture<Option<std::net::SocketAddr>, F> {
-    PEER.scope(peer, request)
+    let future = PEER.sync_scope(peer, make);
+    PEER.scope(peer, future)
 }
 
-/// The caller's network address: `peer` (or the one `with_peer` set for this request) and every
+/// The peer of the connection whose request is being handled, if any.
+pub fn current_peer() -> Option<std::net::SocketAddr> {
+    PEER.try_with(|peer| *peer).ok().flatten()
+}
+
+/// The caller's network address: `peer` (or the connection's, `current_peer`) and every
 /// `X-Forwarded-For` value, which the rate limiter believes only from a trusted proxy.
 pub fn client_addr(
     headers: &HeaderMap,
@@ -351,7 +358,7 @@ fn client_of<'a>(
     peer: Option<std::net::SocketAddr>,
     forwarded_for: impl Iterator<Item = &'a HeaderValue>,
 ) -> Option<tinct_command::ClientAddr> {
-    let peer = peer.or_else(|| PEER.try_with(|peer| *peer).ok().flatten())?;
+    let peer = peer.or_else(current_peer)?;
     Some(tinct_command::ClientAddr::from_headers(
         peer.ip(),
         forwarded_for.filter_map(|v| v.to_str().ok()),

@@ -1,5 +1,5 @@
-//! What every request passes through, as one tower layer: the request limits, the peer address
-//! for `context()`, and the headers every answer carries (`nosniff`; `Connection: close` while
+//! What every request passes through: the peer address for `context()`, set per connection
+//! (`Connections`), and, as one tower layer, the request limits and the headers every answer carries (`nosniff`; `Connection: close` while
 //! draining, so a proxy's kept-alive connections end cleanly after their answer instead of being
 //! cut when the server stops).
 //!
@@ -12,10 +12,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use axum::serve::IncomingStream;
 use futures::future::{BoxFuture, Either};
+use tokio::net::TcpListener;
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
@@ -51,8 +53,6 @@ pub struct Edge<S> {
     inner: S,
 }
 
-type Scoped<F> = TaskLocalFuture<Option<SocketAddr>, F>;
-
 impl<S> Service<Request> for Edge<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -60,18 +60,13 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        Answer<Either<Scoped<S::Future>, BoxFuture<'static, Result<Response, Infallible>>>>;
+    type Future = Answer<Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0);
         let inner = if limits::may_have_body(&request) {
             // The service that was polled ready goes with the request; a clone stays.
             let clone = self.inner.clone();
@@ -79,17 +74,61 @@ where
             let state = self.state.clone();
             Either::Right(Box::pin(async move {
                 match limits::admit(&state, request).await {
-                    Ok(request) => with_peer(peer, inner.call(request)).await,
+                    Ok(request) => inner.call(request).await,
                     Err(refused) => Ok(refused),
                 }
             }) as BoxFuture<'static, _>)
         } else {
-            Either::Left(with_peer(peer, self.inner.call(request)))
+            Either::Left(self.inner.call(request))
         };
         Answer {
             inner,
             state: self.state.clone(),
         }
+    }
+}
+
+/// Makes the service of each accepted connection: the whole stack, with the connection's peer
+/// address in scope for each of its requests (`call::with_peer`) rather than in an extension
+/// inserted into every request.
+#[derive(Clone)]
+pub struct Connections<S>(pub S);
+
+impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for Connections<S> {
+    type Response = Connection<S>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Connection<S>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, incoming: IncomingStream<'_, TcpListener>) -> Self::Future {
+        std::future::ready(Ok(Connection {
+            peer: *incoming.remote_addr(),
+            inner: self.0.clone(),
+        }))
+    }
+}
+
+/// The stack as one connection serves it.
+#[derive(Clone)]
+pub struct Connection<S> {
+    peer: SocketAddr,
+    inner: S,
+}
+
+impl<S: Service<Request>> Service<Request> for Connection<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TaskLocalFuture<Option<SocketAddr>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        with_peer(Some(self.peer), || self.inner.call(request))
     }
 }
 

@@ -15,16 +15,15 @@ mod ws;
 pub use call::{CONSISTENCY_HEADER, client_addr, consistency, credential};
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::http::{HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Router, ServiceExt};
 use tinct_command::Registry;
 use tinct_command::middleware::CommandMetrics;
 use tinct_service::{App, Services};
@@ -139,7 +138,16 @@ pub fn router(
             app.registry.clone(),
             Duration::from_secs(config.mcp_timeout_secs),
         );
-        router = router.route_service("/mcp", mcp.into_http_service(&config.mcp_allowed_hosts));
+        // The MCP service reads the caller's address from the request it hands its tools.
+        let mcp = tower::ServiceBuilder::new()
+            .map_request(|mut request: Request<Body>| {
+                if let Some(peer) = call::current_peer() {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                }
+                request
+            })
+            .service(mcp.into_http_service(&config.mcp_allowed_hosts));
+        router = router.route_service("/mcp", mcp);
     }
     if config.serves("web") {
         router = router.merge(crate::web::routes());
@@ -229,10 +237,7 @@ where
         + 'static,
     S::Future: Send,
 {
-    axum::serve(
-        listener,
-        service.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, edge::Connections(service))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

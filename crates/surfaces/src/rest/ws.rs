@@ -40,7 +40,6 @@ pub struct WsQuery {
 pub async fn upgrade(
     State(state): State<RestState>,
     headers: HeaderMap,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -62,7 +61,7 @@ pub async fn upgrade(
         credential(&headers).or_else(|| query.access_token.take().map(Credential::Bearer));
     let ctx = ctx
         .with_credential(presented)
-        .with_client(super::call::client_addr(&headers, peer.map(|p| p.0.0)));
+        .with_client(super::call::client_addr(&headers, None));
     let position = state.services.feed.position().await;
     let allowed = state
         .registry
