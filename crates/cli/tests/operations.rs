@@ -226,15 +226,19 @@ async fn a_stopped_replica_opens_its_breaker_reads_go_to_the_primary_and_timeout
     let primary = Postgres::start();
     let mut replica = primary.start_replica();
     let (db, replica_url) = (primary.url(), replica.url());
-    let server = Server::start(&[
-        ("TINCT_DATABASE_URL", &db),
-        ("TINCT_READ_REPLICA_URLS", &replica_url),
-        // A read waits this long for the replica to reach its consistency token …
-        ("TINCT_CONSISTENCY_WAIT_MS", "600000"),
-        // … so the surface's deadline is what ends it.
-        ("TINCT_REQUEST_TIMEOUT_SECS", "1"),
-        ("TINCT_MCP_TIMEOUT_SECS", "2"),
-    ]);
+    let server = Server::start_on(
+        0,
+        &[
+            ("TINCT_DATABASE_URL", &db),
+            ("TINCT_READ_REPLICA_URLS", &replica_url),
+            // A read waits this long for the replica to reach its consistency token …
+            ("TINCT_CONSISTENCY_WAIT_MS", "600000"),
+            // … so the surface's deadline is what ends it.
+            ("TINCT_REQUEST_TIMEOUT_SECS", "1"),
+            ("TINCT_MCP_TIMEOUT_SECS", "2"),
+        ],
+        true,
+    );
     let base = server.url.clone();
     must(&base, "node.create", json!({"id": "ds"})).await;
     let name = |health: &Value| {
@@ -261,6 +265,15 @@ async fn a_stopped_replica_opens_its_breaker_reads_go_to_the_primary_and_timeout
     assert_eq!(response.status(), 504);
     let envelope: Value = response.json().await.unwrap();
     assert_eq!(envelope["error"]["code"], "TIMEOUT", "{envelope}");
+    // A failed request is logged with the trace id that leads to the rest of its story.
+    let trace_id = envelope["metadata"]["traceId"].as_str().unwrap().to_owned();
+    eventually("the failed request is logged", || {
+        let logged = server.stderr().lines().any(|line| {
+            line.contains("request failed") && line.contains("504") && line.contains(&trace_id)
+        });
+        async move { logged }
+    })
+    .await;
     // MCP over HTTP: the same read ends at mcp_timeout_secs.
     {
         use reqwest::header::{HeaderName, HeaderValue};

@@ -1,5 +1,6 @@
 //! What every request passes through: the peer address for `context()`, set per connection
-//! (`Connections`), and, as one tower layer, the request limits and the headers every answer carries (`nosniff`; `Connection: close` while
+//! (`Connections`), and, as one tower layer, the request limits, a log line for each failed
+//! request (5xx) and the headers every answer carries (`nosniff`; `Connection: close` while
 //! draining, so a proxy's kept-alive connections end cleanly after their answer instead of being
 //! cut when the server stops).
 //!
@@ -22,7 +23,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::RestState;
-use super::call::with_peer;
+use super::call::{TRACE_HEADER, with_peer};
 use super::limits;
 
 #[derive(Clone)]
@@ -157,6 +158,12 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
+        if response.status().is_server_error() {
+            // The trace id leads to what the command logged about it.
+            let trace_id = response.headers().get(&TRACE_HEADER);
+            let trace_id = trace_id.and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::error!(status = response.status().as_u16(), %trace_id, "request failed");
+        }
         let headers = response.headers_mut();
         nosniff(headers);
         if this.state.is_draining() {

@@ -156,19 +156,35 @@ pub fn router(
         .fallback(call::no_route)
         .method_not_allowed_fallback(call::wrong_method)
         .with_state(state.clone());
+    // Request spans and debug events cost every request a span, two clock readings and a wrapped
+    // body boxed again, so the trace layer is there only when something records them: debug logs
+    // for this module or tower_http, or the OTLP export (whose filter enables both). Failed
+    // requests are logged by `edge` either way.
+    let traced = tracing::enabled!(tracing::Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG);
+    let trace = tower::ServiceBuilder::new()
+        // The trace layer's body back into axum's, so the stack has one response type with or
+        // without it.
+        .map_response(IntoResponse::into_response)
+        // The span names the path only: a query may carry an access token.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_failure(()),
+        )
+        .into_inner();
     // The layers wrap the router once, not each route: `Router::layer` boxes every route again,
     // and every request then clones that box and boxes its future once more. The panic layer is
     // outside `edge` so that `edge` sees the routes' own response type and passes reads straight
     // through.
     tower::ServiceBuilder::new()
-        // The trace layer's body back into axum's (no copy: the body is boxed once, here).
+        // The panic layer's body into axum's (the body is boxed once, here).
         .map_response(IntoResponse::into_response)
-        // The span names the path only: a query may carry an access token.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-        }))
         .option_layer(cors(&config.cors_origins))
         .layer(panic::layer(app.registry.instance()))
+        .option_layer(traced.then_some(trace))
         .layer(edge::EdgeLayer::new(state))
         .service(routes)
 }
