@@ -11,12 +11,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::command_metrics::{CommandMetrics, Measured};
 use crate::context::{Context, ProducedHandle};
 use crate::data::Data;
 use crate::definition::{CommandDef, CommandInfo};
 use crate::envelope::{CommandResult, ErrorBody, Metadata};
 use crate::error::{CommandError, ErrorCode};
-use crate::middleware::{Advance, Call, CommandMetrics, Measured, Middleware, Next};
+use crate::middleware::{Advance, Call, Middleware, Next};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

@@ -7,12 +7,10 @@ use std::time::{Duration, Instant};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tinct_command::middleware::{
-    Call, CommandCache, CommandMetrics, Middleware, Step, ValidateInput,
-};
+use tinct_command::middleware::{Call, CommandCache, Middleware, Step, ValidateInput};
 use tinct_command::{
-    BatchItem, CacheStatus, CommandDef, CommandError, Context, ErrorCode, Registry, RegistryError,
-    Surface,
+    BatchItem, CacheStatus, CommandDef, CommandError, CommandMetrics, Context, ErrorCode, Registry,
+    RegistryError, Surface,
 };
 use tinct_platform::LocalCache;
 

@@ -4,10 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tinct_command::Registry;
-use tinct_command::middleware::{
-    Authorize, CommandCache, CommandMetrics, Idempotency, ValidateInput,
-};
+use tinct_command::middleware::{Authorize, CommandCache, Idempotency, ValidateInput};
+use tinct_command::{CommandMetrics, Registry};
 use tinct_platform::{Blobs, PgBlobs, SqliteBlobs};
 use tinct_platform::{
     Bus, Cache, EventFeed, FeedHandle, IdempotencyStore, Lease, LocalBus, LocalCache, LocalLease,

@@ -1,11 +1,10 @@
 //! The middleware chain every call passes through, outermost first. The registry wraps the chain in
-//! trace id, timing, metrics (`CommandMetrics`, recorded by the registry itself) and panic
+//! trace id, timing, metrics (`crate::command_metrics`, recorded by the registry itself) and panic
 //! capture; the chain holds the rest (auth, rate limits, validation, idempotency, cache) and ends in
 //! the handler.
 
 mod authorize;
 mod cache;
-mod command_metrics;
 mod idempotency;
 mod rate_limit;
 mod validate;
@@ -19,8 +18,6 @@ use serde_json::Value;
 use crate::data::Data;
 pub use authorize::Authorize;
 pub use cache::CommandCache;
-pub(crate) use command_metrics::Measured;
-pub use command_metrics::{CommandMetrics, CommandSummary, CommandTotals, ErrorTotals};
 pub use idempotency::{
     EXPECTED_REVISION_FIELD, IDEMPOTENCY_KEY_FIELD, Idempotency, KeyHold, REPLAY_WARNING,
     augment_schema,

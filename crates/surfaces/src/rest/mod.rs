@@ -24,8 +24,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::http::{HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tinct_command::Registry;
-use tinct_command::middleware::CommandMetrics;
+use tinct_command::{CommandMetrics, Registry};
 use tinct_service::{App, Services};
 
 use crate::mcp::McpServer;
